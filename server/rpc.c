@@ -1,0 +1,1 @@
+/* placeholder */ typedef int zb_placeholder_t;

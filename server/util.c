@@ -1,0 +1,137 @@
+#include "util.h"
+
+#include <ctype.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <strings.h>
+
+static void oom(size_t n)
+{
+	/* Out of memory: nothing sensible can be answered on the wire any more. */
+	fprintf(stderr, "zonebox: out of memory allocating %zu bytes\n", n);
+	abort();
+}
+
+void *zb_xmalloc(size_t n)
+{
+	void *p = malloc(n ? n : 1);
+	if (!p)
+		oom(n);
+	return p;
+}
+
+void *zb_xcalloc(size_t n, size_t size)
+{
+	void *p = calloc(n ? n : 1, size ? size : 1);
+	if (!p)
+		oom(n * size);
+	return p;
+}
+
+void *zb_xrealloc(void *p, size_t n)
+{
+	void *q = realloc(p, n ? n : 1);
+	if (!q)
+		oom(n);
+	return q;
+}
+
+char *zb_xstrdup(const char *s)
+{
+	return zb_xstrndup(s, strlen(s));
+}
+
+char *zb_xstrndup(const char *s, size_t n)
+{
+	char *p = zb_xmalloc(n + 1);
+	memcpy(p, s, n);
+	p[n] = '\0';
+	return p;
+}
+
+char *zb_xasprintf(const char *fmt, ...)
+{
+	va_list ap;
+	char *s = NULL;
+	va_start(ap, fmt);
+	int r = vasprintf(&s, fmt, ap);
+	va_end(ap);
+	if (r < 0)
+		oom(strlen(fmt));
+	return s;
+}
+
+/* Split "12.5ms" into a number and a unit; the number must be present and finite. */
+static int split_number(const char *s, double *ret_value, const char **ret_unit)
+{
+	char *end = NULL;
+	if (!s || !*s || isspace((unsigned char)*s) || *s == '-' || *s == '+')
+		return -1;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (end == s || errno || v < 0 || v != v)
+		return -1;
+	while (*end == ' ')
+		end++;
+	*ret_value = v;
+	*ret_unit = end;
+	return 0;
+}
+
+int zb_parse_duration_ms(const char *s, uint64_t *ret_ms)
+{
+	static const struct {
+		const char *unit;
+		double ms;
+	} units[] = {{"", 1000},      {"ms", 1},     {"s", 1000},     {"sec", 1000},
+		     {"m", 60000},   {"min", 60000}, {"h", 3600000}};
+	double v;
+	const char *unit;
+	if (split_number(s, &v, &unit) < 0)
+		return -1;
+	for (size_t i = 0; i < ZB_ARRAY_SIZE(units); i++) {
+		if (strcasecmp(unit, units[i].unit) == 0) {
+			double ms = v * units[i].ms;
+			if (ms > (double)UINT64_MAX / 2)
+				return -1;
+			*ret_ms = (uint64_t)(ms + 0.5);
+			return 0;
+		}
+	}
+	return -1;
+}
+
+int zb_parse_size(const char *s, uint64_t *ret_bytes)
+{
+	static const struct {
+		const char *unit;
+		double mult;
+	} units[] = {{"", 1},
+		     {"b", 1},
+		     {"k", 1024.0},
+		     {"kb", 1024.0},
+		     {"kib", 1024.0},
+		     {"m", 1024.0 * 1024},
+		     {"mb", 1024.0 * 1024},
+		     {"mib", 1024.0 * 1024},
+		     {"g", 1024.0 * 1024 * 1024},
+		     {"gb", 1024.0 * 1024 * 1024},
+		     {"gib", 1024.0 * 1024 * 1024},
+		     {"t", 1024.0 * 1024 * 1024 * 1024},
+		     {"tib", 1024.0 * 1024 * 1024 * 1024}};
+	double v;
+	const char *unit;
+	if (split_number(s, &v, &unit) < 0)
+		return -1;
+	for (size_t i = 0; i < ZB_ARRAY_SIZE(units); i++) {
+		if (strcasecmp(unit, units[i].unit) == 0) {
+			double b = v * units[i].mult;
+			if (b > (double)UINT64_MAX / 2)
+				return -1;
+			*ret_bytes = (uint64_t)b;
+			return 0;
+		}
+	}
+	return -1;
+}

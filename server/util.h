@@ -1,0 +1,59 @@
+/* Small shared helpers: allocation that aborts on out-of-memory, cleanup attributes, and
+ * ownership transfer macros (the systemd idiom). */
+#pragma once
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define ZB_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define ZB_UNUSED        __attribute__((unused))
+#define ZB_PRINTF(a, b)  __attribute__((format(printf, a, b)))
+
+void *zb_xmalloc(size_t n);
+void *zb_xcalloc(size_t n, size_t size);
+void *zb_xrealloc(void *p, size_t n);
+char *zb_xstrdup(const char *s);
+char *zb_xstrndup(const char *s, size_t n);
+char *zb_xasprintf(const char *fmt, ...) ZB_PRINTF(1, 2);
+
+static inline void zb_freep(void *p)
+{
+	free(*(void **)p);
+}
+
+static inline void zb_closep(int *fd)
+{
+	if (*fd >= 0) {
+		int saved = errno;
+		close(*fd);
+		errno = saved;
+	}
+}
+
+#define _cleanup_(f)     __attribute__((cleanup(f)))
+#define _cleanup_free_   _cleanup_(zb_freep)
+#define _cleanup_close_  _cleanup_(zb_closep)
+
+/* Hand a pointer or fd over to a new owner, leaving the cleanup variable empty. */
+#define TAKE_PTR(p)                                                                                \
+	({                                                                                         \
+		__typeof__(p) _p = (p);                                                            \
+		(p) = NULL;                                                                        \
+		_p;                                                                                \
+	})
+#define TAKE_FD(fd)                                                                                \
+	({                                                                                         \
+		int _fd = (fd);                                                                    \
+		(fd) = -1;                                                                         \
+		_fd;                                                                               \
+	})
+
+/* Parse "30s", "500ms", "2m", "1h" or a bare number of seconds into milliseconds. */
+int zb_parse_duration_ms(const char *s, uint64_t *ret_ms);
+/* Parse "64M", "1G", "512k", "1MiB" or a bare number of bytes. */
+int zb_parse_size(const char *s, uint64_t *ret_bytes);
