@@ -13,19 +13,20 @@ struct zb_session; /* one sandbox (or container) for one MCP session; backend-pr
 struct zb_run;
 
 struct zb_run_spec {
-	char **argv;  /* NULL-terminated; argv[0] is looked up inside the sandbox */
+	char **argv;	 /* NULL-terminated; argv[0] is looked up inside the sandbox */
 	const char *cwd; /* a sandbox path */
-	char **env;   /* NULL-terminated NAME=value: the command's whole environment */
+	char **env;	 /* NULL-terminated NAME=value: the command's whole environment */
 	const char *stdin_data;
 	size_t stdin_len;
 	struct zb_limits limits;
 };
 
 struct zb_exit {
-	int exit_code;   /* >= 0 when the command exited, -1 when a signal ended it */
-	int signal;      /* the signal, or 0 */
-	bool oom_killed; /* the memory limit killed it */
-	char *error;     /* the sandbox itself failed (the command never ran): what happened */
+	int exit_code;	   /* >= 0 when the command exited, -1 when a signal ended it */
+	int signal;	   /* the signal, or 0 */
+	bool oom_killed;   /* the memory limit killed it */
+	char *error;	   /* the sandbox itself failed (the command never ran): what happened */
+	bool session_lost; /* the whole session (sandbox init, container) is gone: reopen it */
 };
 
 /* What a backend reports about one running command. `output` may be called any number of
@@ -50,7 +51,8 @@ struct zb_backend {
 	int (*probe)(const struct zb_config *cfg, struct zb_error **err);
 	int (*session_open)(uv_loop_t *loop, const struct zb_config *cfg,
 			    struct zb_session **ret_session, struct zb_error **err);
-	/* Start one command. On success the backend later calls run->ops->exited exactly once. */
+	/* Start one command. On success the backend later calls run->ops->exited exactly once,
+	 * never from inside run() itself. */
 	int (*run)(struct zb_session *s, const struct zb_run_spec *spec, struct zb_run *run,
 		   struct zb_error **err);
 	/* Kill the command's whole process tree. exited() still follows. */

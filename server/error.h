@@ -6,11 +6,11 @@
 #include "util.h"
 
 enum zb_error_kind {
-	ZB_ERR_INTERNAL = 0, /* a bug or a system failure: tool result isError */
-	ZB_ERR_INVALID_PARAMS, /* JSON-RPC -32602 */
+	ZB_ERR_INTERNAL = 0,	/* a bug or a system failure: tool result isError */
+	ZB_ERR_INVALID_PARAMS,	/* JSON-RPC -32602 */
 	ZB_ERR_INVALID_REQUEST, /* JSON-RPC -32600 */
-	ZB_ERR_TOOL, /* the tool ran and failed: isError result */
-	ZB_ERR_CONFIG, /* bad configuration: exit 2 */
+	ZB_ERR_TOOL,		/* the tool ran and failed: isError result */
+	ZB_ERR_CONFIG,		/* bad configuration: exit 2 */
 };
 
 struct zb_error {

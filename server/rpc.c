@@ -1,1 +1,544 @@
-/* placeholder */ typedef int zb_placeholder_t;
+#include "rpc.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+
+#include "log.h"
+
+/* ---------------------------------------------------------------- framer */
+
+void zb_framer_init(struct zb_framer *f, size_t max_line,
+		    void (*on_line)(void *ud, const char *line, size_t len),
+		    void (*on_oversize)(void *ud, size_t max_line), void *ud)
+{
+	*f = (struct zb_framer){
+		.max_line = max_line, .on_line = on_line, .on_oversize = on_oversize, .ud = ud};
+}
+
+static void deliver(struct zb_framer *f, const char *line, size_t len)
+{
+	if (len > 0 && line[len - 1] == '\r')
+		len--;
+	size_t i = 0;
+	while (i < len && (line[i] == ' ' || line[i] == '\t'))
+		i++;
+	if (i == len)
+		return; /* blank lines are not messages */
+	f->on_line(f->ud, line, len);
+}
+
+static void start_discarding(struct zb_framer *f)
+{
+	f->discarding = true;
+	free(f->buf);
+	f->buf = NULL;
+	f->len = f->cap = 0;
+	if (f->on_oversize)
+		f->on_oversize(f->ud, f->max_line);
+}
+
+void zb_framer_feed(struct zb_framer *f, const char *data, size_t n)
+{
+	while (n > 0) {
+		const char *nl = memchr(data, '\n', n);
+		size_t chunk = nl ? (size_t)(nl - data) : n;
+		if (f->discarding) {
+			if (nl)
+				f->discarding = false;
+		} else if (f->len + chunk > f->max_line) {
+			start_discarding(f);
+			if (nl)
+				f->discarding = false;
+		} else if (nl && f->len == 0) {
+			/* The common case: a whole line inside one read, delivered without a copy.
+			 */
+			deliver(f, data, chunk);
+		} else {
+			if (f->len + chunk > f->cap) {
+				size_t cap = f->cap ? f->cap : 4096;
+				while (cap < f->len + chunk)
+					cap *= 2;
+				f->buf = zb_xrealloc(f->buf, cap);
+				f->cap = cap;
+			}
+			memcpy(f->buf + f->len, data, chunk);
+			f->len += chunk;
+			if (nl) {
+				/* The callback may feed nothing back, but reset first anyway. */
+				size_t len = f->len;
+				f->len = 0;
+				deliver(f, f->buf, len);
+				/* Do not keep a large buffer alive after one large message. */
+				if (f->cap > (1u << 20)) {
+					free(f->buf);
+					f->buf = NULL;
+					f->cap = 0;
+				}
+			}
+		}
+		if (!nl)
+			break;
+		n -= chunk + 1;
+		data += chunk + 1;
+	}
+}
+
+void zb_framer_finish(struct zb_framer *f)
+{
+	if (!f->discarding && f->len > 0) {
+		size_t len = f->len;
+		f->len = 0;
+		deliver(f, f->buf, len);
+	}
+	f->discarding = false;
+}
+
+void zb_framer_free(struct zb_framer *f)
+{
+	free(f->buf);
+	f->buf = NULL;
+	f->len = f->cap = 0;
+}
+
+/* ---------------------------------------------------------------- stdio transport */
+
+enum io_kind { IO_NONE, IO_STREAM, IO_FILE };
+
+struct zb_stdio {
+	uv_loop_t *loop;
+	struct zb_framer framer;
+	void (*on_eof)(void *ud);
+	void *ud;
+
+	enum io_kind in_kind;
+	union {
+		uv_pipe_t pipe;
+		uv_tty_t tty;
+		uv_stream_t stream;
+		uv_handle_t handle;
+	} in;
+	int in_fd;
+	uv_fs_t in_req; /* regular-file stdin */
+	char *in_buf;
+	bool reading, paused, eof, in_busy;
+
+	enum io_kind out_kind;
+	union {
+		uv_pipe_t pipe;
+		uv_tty_t tty;
+		uv_stream_t stream;
+		uv_handle_t handle;
+	} out;
+	int out_fd;
+	size_t queued;
+	size_t writes_pending;
+	size_t high_water;
+	bool write_failed;
+
+	int closes_pending;
+	bool closing;
+	uv_timer_t linger; /* bounds how long close waits for a client that stopped reading */
+	void (*done)(void *arg);
+	void *done_arg;
+};
+
+struct write_req {
+	uv_write_t req;
+	struct zb_stdio *io;
+	size_t len;
+	char data[];
+};
+
+#define READ_CHUNK (64 * 1024)
+
+static void maybe_finish_close(struct zb_stdio *io);
+
+static enum io_kind kind_of(int fd)
+{
+	switch (uv_guess_handle(fd)) {
+	case UV_NAMED_PIPE:
+	case UV_TCP:
+	case UV_TTY:
+		return IO_STREAM;
+	case UV_FILE:
+		return IO_FILE;
+	default:
+		return IO_NONE;
+	}
+}
+
+static int open_stream(uv_loop_t *loop, int fd, uv_stream_t *s, bool readable)
+{
+	if (uv_guess_handle(fd) == UV_TTY)
+		return uv_tty_init(loop, (uv_tty_t *)s, fd, readable);
+	int r = uv_pipe_init(loop, (uv_pipe_t *)s, 0);
+	if (r == 0)
+		r = uv_pipe_open((uv_pipe_t *)s, fd);
+	return r;
+}
+
+struct zb_stdio *zb_stdio_new(uv_loop_t *loop, int in_fd, int out_fd, size_t max_line,
+			      void (*on_line)(void *ud, const char *line, size_t len),
+			      void (*on_oversize)(void *ud, size_t max_line),
+			      void (*on_eof)(void *ud), void *ud)
+{
+	struct zb_stdio *io = zb_xcalloc(1, sizeof(*io));
+	io->loop = loop;
+	io->on_eof = on_eof;
+	io->ud = ud;
+	io->in_fd = in_fd;
+	io->out_fd = out_fd;
+	io->high_water = 8u << 20;
+	zb_framer_init(&io->framer, max_line, on_line, on_oversize, ud);
+	return io;
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	struct zb_stdio *io = h->data;
+	if (!io->in_buf)
+		io->in_buf = zb_xmalloc(READ_CHUNK);
+	*buf = uv_buf_init(io->in_buf, READ_CHUNK);
+}
+
+static void input_ended(struct zb_stdio *io)
+{
+	if (io->eof)
+		return;
+	io->eof = true;
+	io->reading = false;
+	zb_framer_finish(&io->framer);
+	if (io->on_eof)
+		io->on_eof(io->ud);
+}
+
+static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+{
+	struct zb_stdio *io = s->data;
+	if (n > 0) {
+		zb_framer_feed(&io->framer, buf->base, (size_t)n);
+		return;
+	}
+	if (n == 0)
+		return;
+	if (n != UV_EOF)
+		zb_warning("reading stdin failed: %s; treating it as end of input",
+			   uv_strerror((int)n));
+	uv_read_stop(s);
+	input_ended(io);
+}
+
+static void file_read_next(struct zb_stdio *io);
+
+static void on_file_read(uv_fs_t *req)
+{
+	struct zb_stdio *io = req->data;
+	ssize_t n = req->result;
+	uv_fs_req_cleanup(req);
+	io->in_busy = false;
+	if (io->closing) {
+		maybe_finish_close(io);
+		return;
+	}
+	if (n > 0) {
+		zb_framer_feed(&io->framer, io->in_buf, (size_t)n);
+		file_read_next(io);
+		return;
+	}
+	if (n < 0)
+		zb_warning("reading stdin failed: %s; treating it as end of input",
+			   uv_strerror((int)n));
+	input_ended(io);
+}
+
+static void file_read_next(struct zb_stdio *io)
+{
+	if (!io->reading || io->paused || io->eof || io->in_busy || io->closing)
+		return;
+	if (!io->in_buf)
+		io->in_buf = zb_xmalloc(READ_CHUNK);
+	uv_buf_t b = uv_buf_init(io->in_buf, READ_CHUNK);
+	io->in_req.data = io;
+	if (uv_fs_read(io->loop, &io->in_req, io->in_fd, &b, 1, -1, on_file_read) == 0)
+		io->in_busy = true;
+	else
+		input_ended(io);
+}
+
+static void resume_reading(struct zb_stdio *io)
+{
+	if (!io->paused)
+		return;
+	io->paused = false;
+	if (io->in_kind == IO_STREAM && io->reading)
+		uv_read_start(&io->in.stream, on_alloc, on_read);
+	else if (io->in_kind == IO_FILE)
+		file_read_next(io);
+}
+
+static void pause_reading(struct zb_stdio *io)
+{
+	if (io->paused || !io->reading)
+		return;
+	io->paused = true;
+	if (io->in_kind == IO_STREAM)
+		uv_read_stop(&io->in.stream);
+}
+
+int zb_stdio_start(struct zb_stdio *io)
+{
+	int r;
+	io->out_kind = kind_of(io->out_fd);
+	if (io->out_kind == IO_STREAM) {
+		r = open_stream(io->loop, io->out_fd, &io->out.stream, false);
+		if (r < 0) {
+			zb_err("cannot use stdout (fd %d): %s", io->out_fd, uv_strerror(r));
+			return -1;
+		}
+		io->out.handle.data = io;
+	}
+
+	io->in_kind = kind_of(io->in_fd);
+	io->reading = true;
+	if (io->in_kind == IO_STREAM) {
+		r = open_stream(io->loop, io->in_fd, &io->in.stream, true);
+		if (r == 0) {
+			io->in.handle.data = io;
+			r = uv_read_start(&io->in.stream, on_alloc, on_read);
+		}
+		if (r < 0) {
+			zb_err("cannot read stdin (fd %d): %s", io->in_fd, uv_strerror(r));
+			return -1;
+		}
+	} else if (io->in_kind == IO_FILE) {
+		file_read_next(io);
+	} else {
+		/* stdin closed or of a kind we cannot read: there will be no requests. */
+		input_ended(io);
+	}
+	return 0;
+}
+
+static void on_write(uv_write_t *req, int status)
+{
+	struct write_req *w = (struct write_req *)req;
+	struct zb_stdio *io = w->io;
+	io->queued -= w->len;
+	io->writes_pending--;
+	if (status < 0 && !io->write_failed) {
+		/* The client closed its end: nothing more can be delivered. */
+		io->write_failed = true;
+		zb_warning("writing to stdout failed: %s", uv_strerror(status));
+	}
+	free(w);
+	if (io->queued < io->high_water / 2)
+		resume_reading(io);
+	if (io->closing)
+		maybe_finish_close(io);
+}
+
+static void write_file(struct zb_stdio *io, const char *data, size_t len)
+{
+	while (len > 0 && !io->write_failed) {
+		ssize_t n = write(io->out_fd, data, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			io->write_failed = true;
+			zb_warning("writing to stdout failed: %s", strerror(errno));
+			return;
+		}
+		data += n;
+		len -= (size_t)n;
+	}
+}
+
+void zb_stdio_send(struct zb_stdio *io, json_t *msg)
+{
+	char *text = json_dumps(msg, JSON_COMPACT);
+	json_decref(msg);
+	if (!text) {
+		/* Only reachable with a non-UTF-8 string inside: a bug in whoever built msg. */
+		zb_err("internal error: a message could not be serialised; dropped");
+		return;
+	}
+	size_t len = strlen(text);
+	text[len] = '\n';
+	len++;
+	if (io->write_failed || io->out_kind == IO_NONE) {
+		free(text);
+		return;
+	}
+	if (io->out_kind == IO_FILE) {
+		write_file(io, text, len);
+		free(text);
+		return;
+	}
+	size_t off = 0;
+	if (io->writes_pending == 0) {
+		uv_buf_t b = uv_buf_init(text, (unsigned)len);
+		int n = uv_try_write(&io->out.stream, &b, 1);
+		if (n > 0)
+			off = (size_t)n;
+	}
+	if (off == len) {
+		free(text);
+		return;
+	}
+	size_t rest = len - off;
+	struct write_req *w = zb_xmalloc(sizeof(*w) + rest);
+	memcpy(w->data, text + off, rest);
+	free(text);
+	w->io = io;
+	w->len = rest;
+	uv_buf_t b = uv_buf_init(w->data, (unsigned)rest);
+	int r = uv_write(&w->req, &io->out.stream, &b, 1, on_write);
+	if (r < 0) {
+		free(w);
+		io->write_failed = true;
+		zb_warning("writing to stdout failed: %s", uv_strerror(r));
+		return;
+	}
+	io->queued += rest;
+	io->writes_pending++;
+	if (io->queued > io->high_water)
+		pause_reading(io);
+}
+
+void zb_stdio_stop(struct zb_stdio *io)
+{
+	if (!io->reading)
+		return;
+	io->reading = false;
+	if (io->in_kind == IO_STREAM && !io->eof)
+		uv_read_stop(&io->in.stream);
+}
+
+size_t zb_stdio_queued_bytes(const struct zb_stdio *io)
+{
+	return io->queued;
+}
+
+static void on_closed(uv_handle_t *h)
+{
+	struct zb_stdio *io = h->data;
+	io->closes_pending--;
+	maybe_finish_close(io);
+}
+
+static void close_handle(struct zb_stdio *io, uv_handle_t *h)
+{
+	if (uv_is_closing(h))
+		return;
+	h->data = io;
+	io->closes_pending++;
+	uv_close(h, on_closed);
+}
+
+static void on_linger(uv_timer_t *t)
+{
+	struct zb_stdio *io = t->data;
+	zb_warning("stdout is not being read; %zu bytes of replies were dropped at exit",
+		   io->queued);
+	io->write_failed = true;
+	/* Closing the stream cancels its queued writes (their callbacks run with an error). */
+	if (io->out_kind == IO_STREAM)
+		close_handle(io, &io->out.handle);
+}
+
+static void maybe_finish_close(struct zb_stdio *io)
+{
+	if (io->in_busy)
+		return;
+	if (io->out_kind == IO_STREAM && io->writes_pending == 0)
+		close_handle(io, &io->out.handle);
+	if (io->closes_pending > 0 || io->writes_pending > 0)
+		return;
+	if (!uv_is_closing((uv_handle_t *)&io->linger)) {
+		close_handle(io, (uv_handle_t *)&io->linger);
+		return;
+	}
+	void (*done)(void *) = io->done;
+	void *arg = io->done_arg;
+	zb_framer_free(&io->framer);
+	free(io->in_buf);
+	free(io);
+	if (done)
+		done(arg);
+}
+
+void zb_stdio_close(struct zb_stdio *io, void (*done)(void *arg), void *arg)
+{
+	io->closing = true;
+	io->done = done;
+	io->done_arg = arg;
+	zb_stdio_stop(io);
+	if (io->in_kind == IO_STREAM)
+		close_handle(io, &io->in.handle);
+	uv_timer_init(io->loop, &io->linger);
+	io->linger.data = io;
+	if (io->writes_pending > 0)
+		uv_timer_start(&io->linger, on_linger, 2000, 0);
+	maybe_finish_close(io);
+}
+
+/* ---------------------------------------------------------------- envelopes */
+
+static json_t *envelope(const json_t *id)
+{
+	json_t *m = json_object();
+	json_object_set_new(m, "jsonrpc", json_string("2.0"));
+	json_object_set_new(m, "id", id ? json_deep_copy(id) : json_null());
+	return m;
+}
+
+json_t *zb_rpc_result(const json_t *id, json_t *result)
+{
+	json_t *m = envelope(id);
+	json_object_set_new(m, "result", result ? result : json_object());
+	return m;
+}
+
+json_t *zb_rpc_error(const json_t *id, int code, const char *message, json_t *data)
+{
+	json_t *m = envelope(id);
+	json_t *e = json_object();
+	json_object_set_new(e, "code", json_integer(code));
+	json_object_set_new(e, "message", zb_json_str(message));
+	if (data)
+		json_object_set_new(e, "data", data);
+	json_object_set_new(m, "error", e);
+	return m;
+}
+
+json_t *zb_rpc_notification(const char *method, json_t *params)
+{
+	json_t *m = json_object();
+	json_object_set_new(m, "jsonrpc", json_string("2.0"));
+	json_object_set_new(m, "method", json_string(method));
+	if (params)
+		json_object_set_new(m, "params", params);
+	return m;
+}
+
+json_t *zb_rpc_request(json_int_t id, const char *method, json_t *params)
+{
+	json_t *m = json_object();
+	json_object_set_new(m, "jsonrpc", json_string("2.0"));
+	json_object_set_new(m, "id", json_integer(id));
+	json_object_set_new(m, "method", json_string(method));
+	if (params)
+		json_object_set_new(m, "params", params);
+	return m;
+}
+
+json_t *zb_json_text(const char *s, size_t len)
+{
+	if (zb_utf8_valid_prefix(s, len) == len)
+		return json_stringn(s, len);
+	size_t n;
+	char *fixed = zb_utf8_repair(s, len, &n);
+	json_t *j = json_stringn(fixed, n);
+	free(fixed);
+	return j;
+}

@@ -84,8 +84,8 @@ int zb_parse_duration_ms(const char *s, uint64_t *ret_ms)
 	static const struct {
 		const char *unit;
 		double ms;
-	} units[] = {{"", 1000},      {"ms", 1},     {"s", 1000},     {"sec", 1000},
-		     {"m", 60000},   {"min", 60000}, {"h", 3600000}};
+	} units[] = {{"", 1000},   {"ms", 1},	   {"s", 1000},	  {"sec", 1000},
+		     {"m", 60000}, {"min", 60000}, {"h", 3600000}};
 	double v;
 	const char *unit;
 	if (split_number(s, &v, &unit) < 0)
@@ -134,4 +134,78 @@ int zb_parse_size(const char *s, uint64_t *ret_bytes)
 		}
 	}
 	return -1;
+}
+
+/* Length of the valid UTF-8 sequence at s (1-4), or 0 if it is invalid or cut off. */
+static size_t utf8_seq(const unsigned char *s, size_t n)
+{
+	unsigned char c = s[0];
+	if (c < 0x80)
+		return 1;
+	size_t need;
+	uint32_t cp;
+	if (c >= 0xc2 && c <= 0xdf) {
+		need = 2;
+		cp = c & 0x1f;
+	} else if (c >= 0xe0 && c <= 0xef) {
+		need = 3;
+		cp = c & 0x0f;
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		need = 4;
+		cp = c & 0x07;
+	} else {
+		return 0;
+	}
+	if (n < need)
+		return 0;
+	for (size_t i = 1; i < need; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3f);
+	}
+	if ((need == 3 && cp < 0x800) || (need == 4 && cp < 0x10000) || cp > 0x10ffff ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return need;
+}
+
+size_t zb_utf8_valid_prefix(const char *s, size_t len)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t i = 0;
+	while (i < len) {
+		if (u[i] < 0x80) {
+			i++;
+			continue;
+		}
+		size_t k = utf8_seq(u + i, len - i);
+		if (k == 0)
+			break;
+		i += k;
+	}
+	return i;
+}
+
+char *zb_utf8_repair(const char *s, size_t len, size_t *ret_len)
+{
+	/* Worst case every byte becomes a 3-byte U+FFFD. */
+	char *out = zb_xmalloc(len * 3 + 1);
+	const unsigned char *u = (const unsigned char *)s;
+	size_t o = 0;
+	for (size_t i = 0; i < len;) {
+		size_t k = utf8_seq(u + i, len - i);
+		if (k == 0) {
+			memcpy(out + o, "\xef\xbf\xbd", 3);
+			o += 3;
+			i++;
+		} else {
+			memcpy(out + o, u + i, k);
+			o += k;
+			i += k;
+		}
+	}
+	out[o] = '\0';
+	if (ret_len)
+		*ret_len = o;
+	return out;
 }

@@ -11,8 +11,8 @@
 #include <unistd.h>
 
 #define ZB_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-#define ZB_UNUSED        __attribute__((unused))
-#define ZB_PRINTF(a, b)  __attribute__((format(printf, a, b)))
+#define ZB_UNUSED	 __attribute__((unused))
+#define ZB_PRINTF(a, b)	 __attribute__((format(printf, a, b)))
 
 void *zb_xmalloc(size_t n);
 void *zb_xcalloc(size_t n, size_t size);
@@ -35,9 +35,9 @@ static inline void zb_closep(int *fd)
 	}
 }
 
-#define _cleanup_(f)     __attribute__((cleanup(f)))
-#define _cleanup_free_   _cleanup_(zb_freep)
-#define _cleanup_close_  _cleanup_(zb_closep)
+#define _cleanup_(f)	__attribute__((cleanup(f)))
+#define _cleanup_free_	_cleanup_(zb_freep)
+#define _cleanup_close_ _cleanup_(zb_closep)
 
 /* Hand a pointer or fd over to a new owner, leaving the cleanup variable empty. */
 #define TAKE_PTR(p)                                                                                \
@@ -57,3 +57,10 @@ static inline void zb_closep(int *fd)
 int zb_parse_duration_ms(const char *s, uint64_t *ret_ms);
 /* Parse "64M", "1G", "512k", "1MiB" or a bare number of bytes. */
 int zb_parse_size(const char *s, uint64_t *ret_bytes);
+
+/* Length of the longest prefix of s[0..len) that is valid UTF-8 (no overlongs, no surrogates,
+ * nothing above U+10FFFF). */
+size_t zb_utf8_valid_prefix(const char *s, size_t len);
+/* A copy of s with every invalid UTF-8 sequence replaced by U+FFFD; *ret_len gets its length.
+ * NUL bytes are kept (JSON can carry them). */
+char *zb_utf8_repair(const char *s, size_t len, size_t *ret_len);

@@ -36,7 +36,7 @@ int main(int argc, char **argv)
 		const char *p = paths[i];
 		const char *rel = strstr(p, "schemas/");
 		rel = (strncmp(p, dir, dlen) == 0 && p[dlen] == '/') ? p + dlen + 1
-		      : rel                                          ? rel + 8
+		      : rel					     ? rel + 8
 								     : p;
 		names[i] = rel;
 		FILE *in = fopen(p, "rb");

@@ -1,16 +1,183 @@
+/* The line framer and the JSON-RPC envelopes. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
 
-static void placeholder(void **state)
+#include "server/rpc.h"
+
+struct seen {
+	char lines[16][256];
+	int n;
+	int oversize;
+};
+
+static void on_line(void *ud, const char *line, size_t len)
 {
-	(void)state;
+	struct seen *s = ud;
+	assert_true(s->n < 16);
+	assert_true(len < 256);
+	memcpy(s->lines[s->n], line, len);
+	s->lines[s->n][len] = '\0';
+	s->n++;
+}
+
+static void on_oversize(void *ud, size_t max)
+{
+	struct seen *s = ud;
+	s->oversize++;
+}
+
+static void feed_str(struct zb_framer *f, const char *s)
+{
+	zb_framer_feed(f, s, strlen(s));
+}
+
+static void test_one_line(void **state)
+{
+	struct seen s = {0};
+	struct zb_framer f;
+	zb_framer_init(&f, 1024, on_line, on_oversize, &s);
+	feed_str(&f, "{\"a\":1}\n");
+	assert_int_equal(s.n, 1);
+	assert_string_equal(s.lines[0], "{\"a\":1}");
+	zb_framer_free(&f);
+}
+
+static void test_merged_lines_in_one_read(void **state)
+{
+	struct seen s = {0};
+	struct zb_framer f;
+	zb_framer_init(&f, 1024, on_line, on_oversize, &s);
+	feed_str(&f, "one\ntwo\r\n\n  \nthree\n");
+	assert_int_equal(s.n, 3);
+	assert_string_equal(s.lines[0], "one");
+	assert_string_equal(s.lines[1], "two");
+	assert_string_equal(s.lines[2], "three");
+	zb_framer_free(&f);
+}
+
+static void test_split_across_reads(void **state)
+{
+	struct seen s = {0};
+	struct zb_framer f;
+	zb_framer_init(&f, 1024, on_line, on_oversize, &s);
+	const char *msg = "{\"jsonrpc\":\"2.0\",\"id\":1}\n{\"x\":2}\n";
+	/* Every byte in its own read. */
+	for (size_t i = 0; i < strlen(msg); i++)
+		zb_framer_feed(&f, msg + i, 1);
+	assert_int_equal(s.n, 2);
+	assert_string_equal(s.lines[0], "{\"jsonrpc\":\"2.0\",\"id\":1}");
+	assert_string_equal(s.lines[1], "{\"x\":2}");
+	zb_framer_free(&f);
+}
+
+static void test_partial_then_rest(void **state)
+{
+	struct seen s = {0};
+	struct zb_framer f;
+	zb_framer_init(&f, 1024, on_line, on_oversize, &s);
+	feed_str(&f, "abc");
+	assert_int_equal(s.n, 0);
+	feed_str(&f, "def\nghi");
+	assert_int_equal(s.n, 1);
+	assert_string_equal(s.lines[0], "abcdef");
+	zb_framer_finish(&f);
+	assert_int_equal(s.n, 2);
+	assert_string_equal(s.lines[1], "ghi");
+	zb_framer_free(&f);
+}
+
+static void test_oversize_line_dropped_once(void **state)
+{
+	struct seen s = {0};
+	struct zb_framer f;
+	zb_framer_init(&f, 8, on_line, on_oversize, &s);
+	feed_str(&f, "12345");
+	feed_str(&f, "67890"); /* over the cap: reported now */
+	assert_int_equal(s.oversize, 1);
+	feed_str(&f, "more more"); /* still the same line: no second report */
+	feed_str(&f, "end\nok\n");
+	assert_int_equal(s.oversize, 1);
+	assert_int_equal(s.n, 1);
+	assert_string_equal(s.lines[0], "ok");
+	/* Exactly at the cap is fine. */
+	feed_str(&f, "12345678\n");
+	assert_int_equal(s.n, 2);
+	feed_str(&f, "123456789\nz\n");
+	assert_int_equal(s.oversize, 2);
+	assert_int_equal(s.n, 3);
+	assert_string_equal(s.lines[2], "z");
+	zb_framer_free(&f);
+}
+
+static void test_oversize_in_single_read(void **state)
+{
+	struct seen s = {0};
+	struct zb_framer f;
+	zb_framer_init(&f, 4, on_line, on_oversize, &s);
+	feed_str(&f, "a\nbbbbbbbbbb\nc\n");
+	assert_int_equal(s.oversize, 1);
+	assert_int_equal(s.n, 2);
+	assert_string_equal(s.lines[0], "a");
+	assert_string_equal(s.lines[1], "c");
+	zb_framer_free(&f);
+}
+
+static void test_eof_drops_oversize_tail(void **state)
+{
+	struct seen s = {0};
+	struct zb_framer f;
+	zb_framer_init(&f, 4, on_line, on_oversize, &s);
+	feed_str(&f, "toolongline");
+	zb_framer_finish(&f);
+	assert_int_equal(s.n, 0);
+	assert_int_equal(s.oversize, 1);
+	zb_framer_free(&f);
+}
+
+static void test_envelopes(void **state)
+{
+	json_t *id = json_integer(7);
+	json_t *m = zb_rpc_result(id, json_pack("{s:i}", "x", 1));
+	char *s = json_dumps(m, JSON_COMPACT | JSON_SORT_KEYS);
+	assert_string_equal(s, "{\"id\":7,\"jsonrpc\":\"2.0\",\"result\":{\"x\":1}}");
+	free(s);
+	json_decref(m);
+	m = zb_rpc_error(NULL, ZB_RPC_PARSE_ERROR, "bad \xff", NULL);
+	s = json_dumps(m, JSON_COMPACT | JSON_SORT_KEYS);
+	assert_string_equal(s, "{\"error\":{\"code\":-32700,\"message\":\"bad \xef\xbf\xbd\"},"
+			       "\"id\":null,\"jsonrpc\":\"2.0\"}");
+	free(s);
+	json_decref(m);
+	json_decref(id);
+}
+
+static void test_json_text_repairs(void **state)
+{
+	json_t *j = zb_json_text("a\xc3\x28z\xed\xa0\x80!", 8);
+	assert_non_null(j);
+	assert_string_equal(json_string_value(j),
+			    "a\xef\xbf\xbd(z\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd!");
+	json_decref(j);
+	j = zb_json_text("ok \xe2\x82\xac", 6);
+	assert_string_equal(json_string_value(j), "ok \xe2\x82\xac");
+	json_decref(j);
 }
 
 int main(void)
 {
-	const struct CMUnitTest tests[] = {cmocka_unit_test(placeholder)};
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_one_line),
+		cmocka_unit_test(test_merged_lines_in_one_read),
+		cmocka_unit_test(test_split_across_reads),
+		cmocka_unit_test(test_partial_then_rest),
+		cmocka_unit_test(test_oversize_line_dropped_once),
+		cmocka_unit_test(test_oversize_in_single_read),
+		cmocka_unit_test(test_eof_drops_oversize_tail),
+		cmocka_unit_test(test_envelopes),
+		cmocka_unit_test(test_json_text_repairs),
+	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,43 @@
+/* The MCP session: lifecycle (initialize, version negotiation), the method dispatch table,
+ * in-flight requests (served concurrently, answered out of order, cancellable), JSON-RPC
+ * batches for 2025-03-26, and the one place that maps errors to the wire. */
+#pragma once
+
+#include <jansson.h>
+#include <uv.h>
+
+#include "config.h"
+#include "error.h"
+
+struct zb_server;
+struct zb_session;
+struct zb_backend;
+
+/* How the server hands messages to the writer: `msg` is stolen. */
+typedef void (*zb_send_fn)(void *ud, json_t *msg);
+
+/* The server takes ownership of `cfg`. */
+struct zb_server *zb_server_new(uv_loop_t *loop, struct zb_config *cfg, zb_send_fn send,
+				void *send_ud);
+/* One line from the client (a JSON-RPC message or batch). */
+void zb_server_handle_line(struct zb_server *srv, const char *line, size_t len);
+/* A line over the size cap was received and dropped. */
+void zb_server_handle_oversize(struct zb_server *srv, size_t max_line);
+/* Cancel everything in flight, close the backend session; done(arg) runs once all handles
+ * are closed and every request is released. Nothing is sent after this starts. */
+void zb_server_shutdown(struct zb_server *srv, void (*done)(void *arg), void *arg);
+void zb_server_free(struct zb_server *srv);
+
+/* For tools. */
+uv_loop_t *zb_server_loop(struct zb_server *srv);
+const struct zb_config *zb_server_config(struct zb_server *srv);
+const char *zb_server_protocol_version(struct zb_server *srv);
+/* The backend session, opened on first use. NULL with *err set when it cannot be opened. */
+struct zb_session *zb_server_session(struct zb_server *srv, const struct zb_backend **ret_backend,
+				     struct zb_error **err);
+/* The backend session died: forget it, so the next call opens a new one. */
+void zb_server_session_lost(struct zb_server *srv);
+/* Send a notification to the client (params stolen). Dropped during shutdown. */
+void zb_server_notify(struct zb_server *srv, const char *method, json_t *params);
+/* Tool names as advertised: "shell.run" or "shell_run". */
+bool zb_server_underscore_names(struct zb_server *srv);

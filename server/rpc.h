@@ -1,0 +1,71 @@
+/* Line framing for JSON-RPC over stdio: a pure framer (bytes in, lines out, with a size
+ * cap), the stdio transport on the server's libuv loop (one reader, one writer, with
+ * backpressure), and the JSON-RPC 2.0 envelope builders. */
+#pragma once
+
+#include <jansson.h>
+#include <uv.h>
+
+#include "util.h"
+
+/* JSON-RPC error codes used on the wire. */
+enum {
+	ZB_RPC_PARSE_ERROR = -32700,
+	ZB_RPC_INVALID_REQUEST = -32600,
+	ZB_RPC_METHOD_NOT_FOUND = -32601,
+	ZB_RPC_INVALID_PARAMS = -32602,
+	ZB_RPC_INTERNAL_ERROR = -32603,
+};
+
+struct zb_framer {
+	char *buf;
+	size_t len, cap;
+	size_t max_line;
+	bool discarding; /* inside a line over the cap: drop bytes until its newline */
+	/* A complete line without its "\n" (and a trailing "\r"); blank lines are skipped. */
+	void (*on_line)(void *ud, const char *line, size_t len);
+	/* A line grew past max_line; called once per such line, as soon as it is known. */
+	void (*on_oversize)(void *ud, size_t max_line);
+	void *ud;
+};
+
+void zb_framer_init(struct zb_framer *f, size_t max_line,
+		    void (*on_line)(void *ud, const char *line, size_t len),
+		    void (*on_oversize)(void *ud, size_t max_line), void *ud);
+void zb_framer_feed(struct zb_framer *f, const char *data, size_t n);
+/* End of input: a last line without a newline still counts. */
+void zb_framer_finish(struct zb_framer *f);
+void zb_framer_free(struct zb_framer *f);
+
+/* The stdio transport. Lines read from `in_fd` go to the framer; messages sent are written to
+ * `out_fd` as one compact JSON line each, in the order sent. Reading pauses while more than
+ * `high_water` bytes wait to be written, so a client that does not read cannot make the server
+ * grow without bound. */
+struct zb_stdio;
+
+struct zb_stdio *zb_stdio_new(uv_loop_t *loop, int in_fd, int out_fd, size_t max_line,
+			      void (*on_line)(void *ud, const char *line, size_t len),
+			      void (*on_oversize)(void *ud, size_t max_line),
+			      void (*on_eof)(void *ud), void *ud);
+int zb_stdio_start(struct zb_stdio *io);
+/* Takes ownership of msg. Never blocks the loop (except on a regular file). */
+void zb_stdio_send(struct zb_stdio *io, json_t *msg);
+/* Stop reading. */
+void zb_stdio_stop(struct zb_stdio *io);
+/* Flush what is queued, close the handles, free `io`; done(arg) runs when all is written. */
+void zb_stdio_close(struct zb_stdio *io, void (*done)(void *arg), void *arg);
+size_t zb_stdio_queued_bytes(const struct zb_stdio *io);
+
+/* Envelopes. `id` is borrowed (copied in); the result/data arguments are stolen. */
+json_t *zb_rpc_result(const json_t *id, json_t *result);
+json_t *zb_rpc_error(const json_t *id, int code, const char *message, json_t *data);
+json_t *zb_rpc_notification(const char *method, json_t *params);
+json_t *zb_rpc_request(json_int_t id, const char *method, json_t *params);
+
+/* A JSON string from bytes that may not be valid UTF-8 (child output, file names): invalid
+ * sequences become U+FFFD, so the result is never NULL. */
+json_t *zb_json_text(const char *s, size_t len);
+static inline json_t *zb_json_str(const char *s)
+{
+	return zb_json_text(s, strlen(s));
+}
