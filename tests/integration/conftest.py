@@ -31,6 +31,7 @@ class Server:
                                      env=env or os.environ.copy())
         self.buf = b""
         self.next_id = 1
+        self.expect_failure = False
 
     # -- raw I/O
     def send_raw(self, data: bytes):
@@ -113,6 +114,8 @@ class Server:
         return self.proc.wait(timeout)
 
     def stop(self):
+        """Ends the server by closing stdin; returns a problem description or None."""
+        problem = None
         if self.proc.poll() is None:
             self.close_stdin()
             try:
@@ -120,7 +123,18 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+                problem = "zonebox did not exit within 10 s of end of input"
+        err = self.stderr_text()
+        # Sanitizer builds report leaks and undefined behaviour on stderr (and LSan makes the
+        # exit code 23): every test doubles as a leak check.
+        for marker in ("AddressSanitizer", "LeakSanitizer", "runtime error:", "internal error"):
+            if marker in err:
+                problem = "zonebox reported %r:\n%s" % (marker, err)
+        if problem is None and self.proc.returncode not in (0, -signal.SIGKILL) \
+                and not self.expect_failure:
+            problem = "zonebox exited with %s; stderr:\n%s" % (self.proc.returncode, err)
         self.tmp.cleanup()
+        return problem
 
 
 @pytest.fixture
@@ -133,8 +147,8 @@ def server_factory():
         return s
 
     yield make
-    for s in servers:
-        s.stop()
+    problems = [p for p in (s.stop() for s in servers) if p]
+    assert not problems, problems[0]
 
 
 @pytest.fixture
