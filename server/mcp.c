@@ -31,6 +31,14 @@ struct request {
 	struct zb_tool_call call;
 };
 
+/* A request we sent to the client, waiting for its response. */
+struct outgoing {
+	struct outgoing *next;
+	json_int_t id;
+	zb_reply_fn done;
+	void *ud;
+};
+
 struct zb_server {
 	uv_loop_t *loop;
 	struct zb_config *cfg;
@@ -52,6 +60,9 @@ struct zb_server {
 	void (*shutdown_done)(void *arg);
 	void *shutdown_arg;
 	bool logging_to_client;
+
+	struct outgoing *outgoing;
+	json_int_t next_outgoing_id;
 };
 
 static const char *instructions =
@@ -480,7 +491,10 @@ static json_t *initialize(struct zb_server *srv, const json_t *params, struct zb
 		return NULL;
 	}
 	srv->version = negotiate(version);
-	srv->client_capabilities = caps ? json_incref(caps) : json_object();
+	if (caps) {
+		json_decref(srv->client_capabilities);
+		srv->client_capabilities = json_incref(caps);
+	}
 	srv->state = ST_READY;
 	const char *client = NULL;
 	if (info)
@@ -530,6 +544,61 @@ static void handle_notification(struct zb_server *srv, const char *method, const
 		return;
 	/* notifications/progress, roots/list_changed and the rest need nothing from us. */
 	zb_debug("notification %s ignored", method);
+}
+
+/* ---------------------------------------------------------------- requests to the client */
+
+/* Our ids are "zb-N" strings, so they can never be confused with the client's own ids. */
+static void handle_response(struct zb_server *srv, const json_t *id, const json_t *result,
+			    const json_t *error)
+{
+	const char *s = json_is_string(id) ? json_string_value(id) : "";
+	json_int_t n = strncmp(s, "zb-", 3) == 0 ? strtoll(s + 3, NULL, 10) : -1;
+	for (struct outgoing **p = &srv->outgoing; *p; p = &(*p)->next) {
+		struct outgoing *o = *p;
+		if (o->id != n)
+			continue;
+		*p = o->next;
+		if (result && json_is_object(result)) {
+			o->done(o->ud, result, NULL);
+		} else {
+			const char *msg = json_string_value(json_object_get(error, "message"));
+			o->done(o->ud, NULL, msg ? msg : "the client answered with an error");
+		}
+		free(o);
+		return;
+	}
+	zb_debug("ignoring a response to a request we did not send (or already gave up on)");
+}
+
+int zb_server_request(struct zb_server *srv, const char *method, json_t *params, zb_reply_fn done,
+		      void *ud, struct zb_error **err)
+{
+	if (srv->shutting_down) {
+		json_decref(params);
+		return zb_error_set(err, ZB_ERR_TOOL, 0, "the server is shutting down");
+	}
+	struct outgoing *o = zb_xcalloc(1, sizeof(*o));
+	o->id = ++srv->next_outgoing_id;
+	o->done = done;
+	o->ud = ud;
+	o->next = srv->outgoing;
+	srv->outgoing = o;
+	char idbuf[32];
+	snprintf(idbuf, sizeof(idbuf), "zb-%lld", (long long)o->id);
+	json_t *m = json_object();
+	json_object_set_new(m, "jsonrpc", json_string("2.0"));
+	json_object_set_new(m, "id", json_string(idbuf));
+	json_object_set_new(m, "method", json_string(method));
+	if (params)
+		json_object_set_new(m, "params", params);
+	send_msg(srv, m);
+	return 0;
+}
+
+const json_t *zb_server_client_capabilities(struct zb_server *srv)
+{
+	return srv->client_capabilities;
 }
 
 /* Maps an error to the wire: the one place that knows JSON-RPC codes. */
@@ -582,8 +651,8 @@ static void handle_message(struct zb_server *srv, struct batch *b, const json_t 
 	const json_t *reply_id = id_ok ? id : NULL;
 
 	if (!method && id && (json_object_get(msg, "result") || json_object_get(msg, "error"))) {
-		/* A response to a request of ours; we send none yet (elicitation comes later). */
-		zb_debug("ignoring a response from the client to a request we did not send");
+		handle_response(srv, id, json_object_get(msg, "result"),
+				json_object_get(msg, "error"));
 		return;
 	}
 	if (!json_is_string(jsonrpc) || strcmp(json_string_value(jsonrpc), "2.0") != 0) {
@@ -714,6 +783,7 @@ struct zb_server *zb_server_new(uv_loop_t *loop, struct zb_config *cfg, zb_send_
 	srv->send = send;
 	srv->send_ud = send_ud;
 	srv->tool_list = build_tool_list(cfg->tools.underscore);
+	srv->client_capabilities = json_object();
 	return srv;
 }
 
@@ -807,6 +877,13 @@ void zb_server_shutdown(struct zb_server *srv, void (*done)(void *arg), void *ar
 	srv->shutdown_arg = arg;
 	if (srv->logging_to_client)
 		zb_log_set_sink(NULL, NULL, ZB_LOG_EMERGENCY);
+	/* Whoever waits for the client's answer is told there will be none. */
+	while (srv->outgoing) {
+		struct outgoing *o = srv->outgoing;
+		srv->outgoing = o->next;
+		o->done(o->ud, NULL, "the server is shutting down");
+		free(o);
+	}
 	for (struct request *r = srv->requests, *next; r; r = next) {
 		next = r->next;
 		cancel_request(r);

@@ -39,5 +39,13 @@ struct zb_session *zb_server_session(struct zb_server *srv, const struct zb_back
 void zb_server_session_lost(struct zb_server *srv);
 /* Send a notification to the client (params stolen). Dropped during shutdown. */
 void zb_server_notify(struct zb_server *srv, const char *method, json_t *params);
+/* A request from the server to the client (e.g. elicitation/create). `done` runs exactly once:
+ * with the result (borrowed) or with an error message (result NULL) when the client answered
+ * with an error, or the server shuts down. Returns -1 (and *err) if it cannot be sent. */
+typedef void (*zb_reply_fn)(void *ud, const json_t *result, const char *error);
+int zb_server_request(struct zb_server *srv, const char *method, json_t *params, zb_reply_fn done,
+		      void *ud, struct zb_error **err);
+/* The client's capabilities from initialize (borrowed; an empty object before it). */
+const json_t *zb_server_client_capabilities(struct zb_server *srv);
 /* Tool names as advertised: "shell.run" or "shell_run". */
 bool zb_server_underscore_names(struct zb_server *srv);
