@@ -11,19 +11,23 @@ enum zb_session_mode { ZB_SESSION_PERSISTENT, ZB_SESSION_PER_CALL };
 enum zb_decision { ZB_DECISION_ALLOW, ZB_DECISION_ASK, ZB_DECISION_DENY };
 
 struct zb_zone {
-	char *name;      /* mounted at /<name> in the sandbox */
+	char *name; /* mounted at /<name> in the sandbox */
 	enum zb_zone_mode mode;
 	char *host_path; /* absolute; NULL for tmpfs */
-	uint64_t size;   /* tmpfs only, bytes; 0 = backend default */
-	char **protect;  /* paths relative to the zone, kept read-only */
+	uint64_t size;	 /* tmpfs only, bytes; 0 = backend default */
+	char **protect;	 /* paths relative to the zone, kept read-only */
 	size_t n_protect;
+	/* Where the zone and its hostPath are written in cfg->path (1-based), so that checks made
+	 * after loading can point at them; 0 when the zone came from a --zone flag. */
+	int line, column;
+	int path_line, path_column;
 };
 
 struct zb_limits {
 	uint64_t timeout_ms;
 	uint64_t memory_bytes;
 	uint64_t pids;
-	double cpu; /* CPUs, 0 = unlimited */
+	double cpu;	       /* CPUs, 0 = unlimited */
 	uint64_t output_bytes; /* per stream */
 };
 
@@ -31,7 +35,7 @@ struct zb_rule {
 	enum zb_decision decision;
 	char **patterns; /* e.g. "git diff *" */
 	size_t n_patterns;
-	char **match;     /* examples that must match, checked at load */
+	char **match; /* examples that must match, checked at load */
 	size_t n_match;
 	char **not_match; /* examples that must not match */
 	size_t n_not_match;
@@ -56,14 +60,16 @@ struct zb_config {
 	struct {
 		char *backend; /* "namespace" | "docker" | "wasm" | "null" */
 		char *image;   /* docker */
-		char *runtime; /* wasm: "wasmtime" | "node" */
+		char *runtime; /* wasm: "wasmtime" | "node", or NULL to let the backend pick */
 		char *rootfs;  /* namespace: absolute, or NULL for the host's system folders */
+		int rootfs_line, rootfs_column; /* where rootfs is written, for validate */
 		enum zb_network_mode network;
 		char **allow_domains; /* network: {allow: [...]} */
 		size_t n_allow_domains;
 		enum zb_session_mode session;
 		struct zb_limits limits;
-		char **env; /* "NAME" (pass through from the server's environment) or "NAME=value" */
+		/* "NAME" (passed through from the server's environment) or "NAME=value" */
+		char **env;
 		size_t n_env;
 		struct zb_zone *zones;
 		size_t n_zones;
@@ -109,7 +115,7 @@ struct zb_config *zb_config_default(struct zb_error **err);
 /* Add a zone from a --zone NAME=PATH[:ro|:rw] flag (PATH relative to the current directory). */
 int zb_config_add_zone_flag(struct zb_config *cfg, const char *spec, struct zb_error **err);
 /* Checks that hold for the final config (after flags): zone names unique and valid, host
- * paths exist and are folders, at least one zone. */
+ * paths (and sandbox.rootfs) exist and are folders, at least one zone. */
 int zb_config_validate(const struct zb_config *cfg, struct zb_error **err);
 
 const struct zb_zone *zb_config_find_zone(const struct zb_config *cfg, const char *name);
