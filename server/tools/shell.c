@@ -449,8 +449,9 @@ void zb_tool_shell_run(struct zb_tool_call *call)
 	}
 
 	sh->timeout_ms = cfg->sandbox.limits.timeout_ms;
-	if (timeout && (uint64_t)json_integer_value(timeout) < sh->timeout_ms)
-		sh->timeout_ms = (uint64_t)json_integer_value(timeout);
+	/* json_number_value: the schema lets 5.0 count as an integer. */
+	if (timeout && json_number_value(timeout) < (double)sh->timeout_ms)
+		sh->timeout_ms = (uint64_t)json_number_value(timeout);
 	struct zb_run_spec spec = {
 		.argv = sh->argv,
 		.cwd = sh->cwd,
