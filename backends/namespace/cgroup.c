@@ -1,0 +1,394 @@
+/* Memory, pids and cpu limits for one sandbox: a cgroup of its own, under the helper's
+ * cgroup, in cgroup v2 when the controllers are there (a delegated subtree), else in the v1
+ * hierarchy of each controller. The sandbox init is moved in by the helper right after fork;
+ * the init then unshares its cgroup namespace so its cgroup is its root.
+ *
+ * A limit that cannot be set is recorded with the reason and reported in `ready`: zonebox
+ * never claims a limit that is not there. */
+#include "helper.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+enum { CG_MEMORY, CG_PIDS, CG_CPU };
+static const char *const controllers[] = {"memory", "pids", "cpu"};
+
+static int write_str(const char *dir, const char *file, const char *value)
+{
+	char path[4200];
+	snprintf(path, sizeof(path), "%s/%s", dir, file);
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t n = write(fd, value, strlen(value));
+	int saved = errno;
+	close(fd);
+	errno = saved;
+	return n < 0 ? -1 : 0;
+}
+
+static char *read_text(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	size_t cap = 8192, len = 0;
+	char *buf = zb_xmalloc(cap);
+	ssize_t n;
+	while ((n = read(fd, buf + len, cap - len - 1)) > 0) {
+		len += (size_t)n;
+		if (cap - len < 2)
+			buf = zb_xrealloc(buf, cap *= 2);
+	}
+	close(fd);
+	buf[len] = '\0';
+	return buf;
+}
+
+/* The mount point of the hierarchy that holds `controller` (v1, fstype cgroup) or of the
+ * unified hierarchy (controller NULL, fstype cgroup2), from /proc/self/mountinfo. */
+static char *find_mount(const char *controller)
+{
+	char *info = read_text("/proc/self/mountinfo");
+	if (!info)
+		return NULL;
+	char *result = NULL, *save = NULL;
+	for (char *line = strtok_r(info, "\n", &save); line && !result;
+	     line = strtok_r(NULL, "\n", &save)) {
+		char *sep = strstr(line, " - ");
+		if (!sep)
+			continue;
+		char fstype[32], source[64], opts[512], mnt[4096];
+		if (sscanf(sep + 3, "%31s %63s %511s", fstype, source, opts) != 3)
+			continue;
+		/* fields: id parent major:minor root mountpoint ... */
+		if (sscanf(line, "%*s %*s %*s %*s %4095s", mnt) != 1)
+			continue;
+		if (!controller) {
+			if (strcmp(fstype, "cgroup2") == 0)
+				result = zb_xstrdup(mnt);
+			continue;
+		}
+		if (strcmp(fstype, "cgroup") != 0)
+			continue;
+		char *save2 = NULL;
+		for (char *o = strtok_r(opts, ",", &save2); o; o = strtok_r(NULL, ",", &save2))
+			if (strcmp(o, controller) == 0) {
+				result = zb_xstrdup(mnt);
+				break;
+			}
+	}
+	free(info);
+	return result;
+}
+
+/* Our own cgroup path in the hierarchy of `controller` (v1) or the unified one (NULL). */
+static char *own_path(const char *controller)
+{
+	char *text = read_text("/proc/self/cgroup");
+	if (!text)
+		return NULL;
+	char *result = NULL, *save = NULL;
+	for (char *line = strtok_r(text, "\n", &save); line && !result;
+	     line = strtok_r(NULL, "\n", &save)) {
+		char *c1 = strchr(line, ':');
+		char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+		if (!c2)
+			continue;
+		*c2 = '\0';
+		const char *list = c1 + 1;
+		if (!controller) {
+			if (!*list && strncmp(line, "0:", 2) == 0)
+				result = zb_xstrdup(c2 + 1);
+			continue;
+		}
+		char copy[256], *save2 = NULL;
+		snprintf(copy, sizeof(copy), "%s", list);
+		for (char *c = strtok_r(copy, ",", &save2); c; c = strtok_r(NULL, ",", &save2))
+			if (strcmp(c, controller) == 0) {
+				result = zb_xstrdup(c2 + 1);
+				break;
+			}
+	}
+	free(text);
+	return result;
+}
+
+static void ZB_PRINTF(2, 3) not_enforced(struct sb_limit_state *l, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	l->enforced = false;
+	vsnprintf(l->how, sizeof(l->how), fmt, ap);
+	va_end(ap);
+}
+
+static bool wanted(const struct sb_spec *spec, int which)
+{
+	return which == CG_MEMORY ? spec->memory > 0
+	       : which == CG_PIDS ? spec->pids > 0
+				  : spec->cpu > 0;
+}
+
+static struct sb_limit_state *state(struct sb_cgroup *cg, int which)
+{
+	return which == CG_MEMORY ? &cg->memory : which == CG_PIDS ? &cg->pids : &cg->cpu;
+}
+
+/* The sandbox's own init and the reaper of the running command come on top of the
+ * configured limit, so a single command's tree gets exactly `pids` processes (concurrent
+ * commands in a persistent session share it, less one per extra reaper). */
+#define PIDS_OVERHEAD 2
+
+static int set_limits(const struct sb_spec *spec, int version, const char *dir, int which)
+{
+	char v[64];
+	switch (which) {
+	case CG_MEMORY:
+		snprintf(v, sizeof(v), "%llu", (unsigned long long)spec->memory);
+		if (version == 2) {
+			if (write_str(dir, "memory.max", v) < 0)
+				return -1;
+			write_str(dir, "memory.swap.max", "0");
+			return 0;
+		}
+		if (write_str(dir, "memory.limit_in_bytes", v) < 0)
+			return -1;
+		/* Without this the limit leaks into swap where there is swap. */
+		write_str(dir, "memory.memsw.limit_in_bytes", v);
+		return 0;
+	case CG_PIDS:
+		snprintf(v, sizeof(v), "%llu", (unsigned long long)spec->pids + PIDS_OVERHEAD);
+		return write_str(dir, "pids.max", v);
+	default: {
+		unsigned long long period = 100000, quota = (unsigned long long)(spec->cpu * 1e5);
+		if (quota < 1000)
+			quota = 1000;
+		if (version == 2) {
+			snprintf(v, sizeof(v), "%llu %llu", quota, period);
+			return write_str(dir, "cpu.max", v);
+		}
+		snprintf(v, sizeof(v), "%llu", period);
+		if (write_str(dir, "cpu.cfs_period_us", v) < 0)
+			return -1;
+		snprintf(v, sizeof(v), "%llu", quota);
+		return write_str(dir, "cpu.cfs_quota_us", v);
+	}
+	}
+}
+
+/* A helper killed with the server (SIGKILL, no chance to clean up) leaves its empty cgroup
+ * behind: remove those of helpers that no longer exist. */
+static void remove_stale(const char *parent)
+{
+	DIR *d = opendir(parent);
+	struct dirent *e;
+	while (d && (e = readdir(d))) {
+		if (strncmp(e->d_name, "zonebox-", 8) != 0)
+			continue;
+		pid_t pid = (pid_t)atoi(e->d_name + 8);
+		if (pid <= 0 || pid == getpid() || kill(pid, 0) == 0 || errno != ESRCH)
+			continue;
+		unlinkat(dirfd(d), e->d_name, AT_REMOVEDIR);
+	}
+	if (d)
+		closedir(d);
+}
+
+static bool try_v2(const struct sb_spec *spec, struct sb_cgroup *cg, char *why, size_t why_len)
+{
+	_cleanup_free_ char *mnt = find_mount(NULL);
+	_cleanup_free_ char *own = own_path(NULL);
+	if (!mnt || !own) {
+		snprintf(why, why_len, "no cgroup v2 hierarchy");
+		return false;
+	}
+	char base[4200], path[4300];
+	snprintf(base, sizeof(base), "%s%s", mnt, strcmp(own, "/") == 0 ? "" : own);
+	snprintf(path, sizeof(path), "%s/cgroup.controllers", base);
+	_cleanup_free_ char *have = read_text(path);
+	if (!have || !strstr(have, "memory") || !strstr(have, "pids")) {
+		snprintf(why, why_len, "cgroup v2 has no memory/pids controllers here");
+		return false;
+	}
+	/* Enabling controllers for children fails with EBUSY when our own cgroup holds
+	 * processes and is not the root (the "no internal processes" rule). */
+	char want[64] = "";
+	for (int i = 0; i < 3; i++)
+		if (wanted(spec, i) && strstr(have, controllers[i])) {
+			strcat(want, want[0] ? " +" : "+");
+			strcat(want, controllers[i]);
+		}
+	if (want[0] && write_str(base, "cgroup.subtree_control", want) < 0) {
+		snprintf(why, why_len, "cannot delegate controllers in %.80s: %s", base,
+			 strerror(errno));
+		return false;
+	}
+	remove_stale(base);
+	snprintf(path, sizeof(path), "%s/zonebox-%d", base, (int)getpid());
+	if (mkdir(path, 0755) < 0 && errno != EEXIST) {
+		snprintf(why, why_len, "cannot create a cgroup in %.80s: %s", base,
+			 strerror(errno));
+		return false;
+	}
+	cg->version = 2;
+	cg->dirs[0] = zb_xstrdup(path);
+	for (int i = 0; i < 3; i++) {
+		if (!wanted(spec, i))
+			continue;
+		struct sb_limit_state *l = state(cg, i);
+		if (set_limits(spec, 2, path, i) < 0) {
+			not_enforced(l, "cgroup v2: %s", strerror(errno));
+			continue;
+		}
+		l->enforced = true;
+		snprintf(l->how, sizeof(l->how), "cgroup v2");
+	}
+	char events[4400];
+	snprintf(events, sizeof(events), "%s/memory.events", path);
+	cg->oom_fd = open(events, O_RDONLY | O_CLOEXEC);
+	return true;
+}
+
+static void try_v1(const struct sb_spec *spec, struct sb_cgroup *cg)
+{
+	for (int i = 0; i < 3; i++) {
+		if (!wanted(spec, i))
+			continue;
+		struct sb_limit_state *l = state(cg, i);
+		_cleanup_free_ char *mnt = find_mount(controllers[i]);
+		_cleanup_free_ char *own = own_path(controllers[i]);
+		if (!mnt || !own) {
+			not_enforced(l, "no cgroup hierarchy has the %s controller",
+				     controllers[i]);
+			continue;
+		}
+		char parent[8200], path[8300];
+		snprintf(parent, sizeof(parent), "%s%s", mnt, strcmp(own, "/") == 0 ? "" : own);
+		remove_stale(parent);
+		snprintf(path, sizeof(path), "%s/zonebox-%d", parent, (int)getpid());
+		if (mkdir(path, 0755) < 0 && errno != EEXIST) {
+			not_enforced(l, "cannot create a v1 cgroup: %s", strerror(errno));
+			continue;
+		}
+		if (set_limits(spec, 1, path, i) < 0) {
+			not_enforced(l, "cgroup v1: %s", strerror(errno));
+			rmdir(path);
+			continue;
+		}
+		cg->version = 1;
+		cg->dirs[i] = zb_xstrdup(path);
+		l->enforced = true;
+		snprintf(l->how, sizeof(l->how), "cgroup v1");
+		if (i == CG_MEMORY) {
+			char f[8400];
+			snprintf(f, sizeof(f), "%s/memory.oom_control", path);
+			cg->oom_fd = open(f, O_RDONLY | O_CLOEXEC);
+		}
+	}
+}
+
+void sb_cgroup_prepare(const struct sb_spec *spec, struct sb_cgroup *cg)
+{
+	memset(cg, 0, sizeof(*cg));
+	cg->oom_fd = -1;
+	for (int i = 0; i < 3; i++)
+		not_enforced(state(cg, i), "%s", "not configured");
+	if (!wanted(spec, CG_MEMORY) && !wanted(spec, CG_PIDS) && !wanted(spec, CG_CPU))
+		return;
+	char why[160];
+	if (try_v2(spec, cg, why, sizeof(why)))
+		return;
+	try_v1(spec, cg);
+	for (int i = 0; i < 3; i++) {
+		struct sb_limit_state *l = state(cg, i);
+		if (wanted(spec, i) && !l->enforced && strncmp(l->how, "cgroup v1", 9) != 0) {
+			char msg[sizeof(l->how)];
+			snprintf(msg, sizeof(msg), "%.60s; %.60s", why, l->how);
+			snprintf(l->how, sizeof(l->how), "%s", msg);
+		}
+	}
+}
+
+int sb_cgroup_attach(struct sb_cgroup *cg, pid_t pid, struct zb_error **err)
+{
+	char v[32];
+	snprintf(v, sizeof(v), "%d", (int)pid);
+	for (int i = 0; i < 3; i++) {
+		if (!cg->dirs[i])
+			continue;
+		if (write_str(cg->dirs[i], "cgroup.procs", v) < 0)
+			return zb_error_set(err, ZB_ERR_INTERNAL, errno,
+					    "moving the sandbox into %s: %s", cg->dirs[i],
+					    strerror(errno));
+	}
+	return 0;
+}
+
+long sb_cgroup_oom_kills(const struct sb_cgroup *cg)
+{
+	if (cg->oom_fd < 0)
+		return -1;
+	char buf[512];
+	ssize_t n = pread(cg->oom_fd, buf, sizeof(buf) - 1, 0);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	const char *p = strstr(buf, "oom_kill ");
+	return p ? strtol(p + 9, NULL, 10) : -1;
+}
+
+static void kill_all(const char *dir)
+{
+	char path[4200];
+	snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
+	char *pids = read_text(path);
+	if (!pids)
+		return;
+	for (char *p = pids; *p;) {
+		long pid = strtol(p, &p, 10);
+		if (pid > 0)
+			kill((pid_t)pid, SIGKILL);
+		while (*p == '\n')
+			p++;
+	}
+	free(pids);
+}
+
+void sb_cgroup_destroy(struct sb_cgroup *cg)
+{
+	for (int i = 0; i < 3; i++) {
+		if (!cg->dirs[i])
+			continue;
+		if (cg->version == 2)
+			write_str(cg->dirs[i], "cgroup.kill", "1");
+		/* Exiting processes leave the cgroup a little after they are reaped. */
+		for (int tries = 0; rmdir(cg->dirs[i]) < 0 && errno == EBUSY && tries < 200;
+		     tries++) {
+			kill_all(cg->dirs[i]);
+			nanosleep(&(struct timespec){.tv_nsec = 1000000}, NULL);
+		}
+		free(cg->dirs[i]);
+		cg->dirs[i] = NULL;
+	}
+	if (cg->oom_fd >= 0)
+		close(cg->oom_fd);
+	cg->oom_fd = -1;
+}
+
+json_t *sb_cgroup_describe(const struct sb_cgroup *cg)
+{
+	json_t *o = json_object();
+	const struct sb_limit_state *l[] = {&cg->memory, &cg->pids, &cg->cpu};
+	for (int i = 0; i < 3; i++)
+		json_object_set_new(
+			o, controllers[i],
+			json_pack("{s:b, s:s}", "enforced", l[i]->enforced, "how", l[i]->how));
+	return o;
+}

@@ -1,0 +1,108 @@
+/* zonebox-sandbox, the namespace backend's helper: internal interfaces between its modules.
+ *
+ *   helper.c   main: read the spec, unshare the namespaces, fork the sandbox init
+ *   spec.c     the spec message -> struct sb_spec
+ *   mounts.c   the sandbox's file system: tmpfs root, system folders, zones, /proc, /dev
+ *   cgroup.c   memory/pids/cpu limits through cgroup v2 or v1
+ *   seccomp.c  the system call filter, compiled once to BPF
+ *   confine.c  what a command's process does between fork and exec
+ *   init.c     pid 1 of the sandbox: starts commands on request, reports their exits
+ */
+#pragma once
+
+#include <jansson.h>
+#include <linux/filter.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "../../server/error.h"
+
+enum sb_zone_mode { SB_ZONE_RO, SB_ZONE_RW, SB_ZONE_TMPFS };
+
+struct sb_zone {
+	char *name;
+	enum sb_zone_mode mode;
+	char *host_path; /* absolute; NULL for tmpfs */
+	uint64_t size;	 /* tmpfs bytes, 0 = default */
+	char **protect;	 /* relative paths, kept read-only */
+	size_t n_protect;
+};
+
+struct sb_spec {
+	uid_t uid; /* the caller's ids, also used inside */
+	gid_t gid;
+	bool userns;	 /* a user namespace (the caller is not root) */
+	bool persistent; /* keep running after the first command */
+	bool net_host;
+	char *hostname;
+	char *rootfs; /* NULL: the host's system folders */
+	struct sb_zone *zones;
+	size_t n_zones;
+	uint64_t memory; /* bytes, 0 = none */
+	uint64_t pids;	 /* 0 = none */
+	double cpu;	 /* CPUs, 0 = none */
+	uint64_t fsize;	 /* RLIMIT_FSIZE bytes, 0 = unlimited */
+	uint64_t nofile; /* RLIMIT_NOFILE, 0 = inherit */
+};
+
+int sb_spec_parse(const json_t *msg, struct sb_spec *ret, struct zb_error **err);
+void sb_spec_clear(struct sb_spec *spec);
+
+/* mounts.c: build the sandbox's root and pivot into it. Runs as pid 1 of the new pid
+ * namespace, inside the new mount namespace. */
+int sb_mounts_build(const struct sb_spec *spec, struct zb_error **err);
+
+/* cgroup.c */
+struct sb_limit_state {
+	bool enforced;
+	char how[160]; /* "cgroup v1", "rlimit", ...; or why not */
+};
+struct sb_cgroup {
+	int version;   /* 0 none, 1, 2 */
+	char *dirs[3]; /* v1: memory, pids, cpu (NULL when not used); v2: dirs[0] */
+	int oom_fd;    /* memory.events (v2) or memory.oom_control (v1), or -1 */
+	struct sb_limit_state memory, pids, cpu;
+};
+/* Create the sandbox's cgroup(s) and set the limits that can be set; records what is
+ * enforced and why not. Never fails: a limit that cannot be set is reported, not claimed. */
+void sb_cgroup_prepare(const struct sb_spec *spec, struct sb_cgroup *cg);
+int sb_cgroup_attach(struct sb_cgroup *cg, pid_t pid, struct zb_error **err);
+/* The cgroup's out-of-memory kill count so far (-1 when unknown). */
+long sb_cgroup_oom_kills(const struct sb_cgroup *cg);
+/* Kill whatever is left and remove the cgroup(s). */
+void sb_cgroup_destroy(struct sb_cgroup *cg);
+json_t *sb_cgroup_describe(const struct sb_cgroup *cg);
+
+/* seccomp.c: compile the filter once; install it with sb_seccomp_install (async-signal-safe). */
+int sb_seccomp_compile(const struct sb_spec *spec, struct sock_fprog *ret, struct zb_error **err);
+int sb_seccomp_install(const struct sock_fprog *prog);
+
+/* confine.c: the command's side, between fork and exec. No malloc, no stdio. */
+struct sb_exec {
+	int fds[3];
+	const char *path; /* resolved program */
+	char **argv;
+	char **envp;
+	const char *cwd;
+	const struct sb_spec *spec;
+	const struct sock_fprog *filter;
+	int cap_last;
+	uint64_t nproc; /* RLIMIT_NPROC, 0 = leave */
+	int report_fd;	/* close-on-exec pipe for a failure record */
+};
+struct sb_record {
+	int kind;  /* SB_REC_* */
+	int value; /* errno or wait status */
+	char what[48];
+};
+enum { SB_REC_SETUP_FAILED = 1, SB_REC_STATUS = 2 };
+_Noreturn void sb_exec_command(const struct sb_exec *x);
+
+/* init.c: pid 1. Never returns. */
+_Noreturn void sb_init_run(const struct sb_spec *spec, const struct sb_cgroup *cg,
+			   const struct sock_fprog *filter, int sock);
+
+/* helper.c */
+void sb_send_error(int sock, const char *fmt, ...) ZB_PRINTF(2, 3);
+int sb_write_file(const char *path, const char *data, size_t len);

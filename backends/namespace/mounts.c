@@ -1,0 +1,529 @@
+/* The sandbox's file system. Everything the sandbox may see is captured first as detached
+ * mount trees (open_tree(OPEN_TREE_CLONE)), so that the staging tmpfs mounted over /tmp below
+ * cannot hide a zone whose host path lies under /tmp. The tree is then assembled on the
+ * staging tmpfs, the process pivots into it and the host's root is detached: from then on no
+ * path inside the sandbox leads back to the host's file system except the zones. */
+#include "helper.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <stdio.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define STAGE "/tmp"
+
+/* Mount flags every bind into the sandbox gets: attack = setuid binaries (SECURITY-CASES 15)
+ * and device nodes smuggled in through a zone (14). */
+#define RO_ATTR (MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV)
+#define RW_ATTR (MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV)
+
+static const char *const system_dirs[] = {"usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32"};
+/* Folders of /etc that programs need and that hold nothing about the host's users. */
+static const char *const etc_dirs[] = {"ld.so.conf.d", "ssl/certs", "alternatives"};
+static const char *const etc_files[] = {"ld.so.cache", "ld.so.conf", "ssl/openssl.cnf"};
+/* Parts of /proc that would let a process tune the (shared) kernel; attack: sysctl writes by
+ * uid 0 without capabilities, sysrq. */
+static const char *const proc_ro[] = {"sys", "sysrq-trigger", "irq", "bus", "fs"};
+static const char *const dev_nodes[] = {"null", "zero", "full", "random", "urandom", "tty"};
+
+static int clone_tree(const char *path, unsigned flags)
+{
+	return (int)open_tree(AT_FDCWD, path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | flags);
+}
+
+static int set_attr(int tree, uint64_t attr)
+{
+	struct mount_attr a = {.attr_set = attr};
+	return mount_setattr(tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &a, sizeof(a));
+}
+
+/* Attach a detached tree at `dst` (relative to the staging root, created as a folder or an
+ * empty file to match the tree). */
+static int attach(int tree, const char *dst, bool is_dir, uint64_t attr, struct zb_error **err)
+{
+	if (is_dir) {
+		if (mkdir(dst, 0755) < 0 && errno != EEXIST)
+			return zb_error_set(err, ZB_ERR_INTERNAL, errno, "mkdir /%s: %s", dst,
+					    strerror(errno));
+	} else {
+		int fd = open(dst, O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
+		if (fd < 0)
+			return zb_error_set(err, ZB_ERR_INTERNAL, errno, "create /%s: %s", dst,
+					    strerror(errno));
+		close(fd);
+	}
+	if (set_attr(tree, attr) < 0)
+		return zb_error_set(err, ZB_ERR_INTERNAL, errno, "mount_setattr /%s: %s", dst,
+				    strerror(errno));
+	if (move_mount(tree, "", AT_FDCWD, dst, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+		return zb_error_set(err, ZB_ERR_INTERNAL, errno, "move_mount /%s: %s", dst,
+				    strerror(errno));
+	return 0;
+}
+
+static int write_text(const char *path, const char *text)
+{
+	int fd = open(path, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -1;
+	size_t len = strlen(text);
+	ssize_t n = write(fd, text, len);
+	close(fd);
+	return n == (ssize_t)len ? 0 : -1;
+}
+
+/* Copy a small host file (ld.so.cache, resolv.conf) into the staging tmpfs. Missing sources
+ * are skipped: not every system has every file. */
+static int copy_file(int src, const char *dst)
+{
+	int out = open(dst, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0644);
+	if (out < 0)
+		return -1;
+	char buf[65536];
+	ssize_t n;
+	int r = 0;
+	while ((n = read(src, buf, sizeof(buf))) > 0)
+		if (write(out, buf, (size_t)n) != n) {
+			r = -1;
+			break;
+		}
+	if (n < 0)
+		r = -1;
+	close(out);
+	return r;
+}
+
+struct captured {
+	int trees[ZB_ARRAY_SIZE(system_dirs)];
+	char *links[ZB_ARRAY_SIZE(system_dirs)]; /* merged-/usr symlinks, re-created as such */
+	int etc_trees[ZB_ARRAY_SIZE(etc_dirs)];
+	int etc_fds[ZB_ARRAY_SIZE(etc_files)];
+	int resolv_fd;
+	int *zone_trees;
+	char **rootfs_names; /* rootfs: its top-level entries */
+	int *rootfs_trees;
+	size_t n_rootfs;
+};
+
+static int capture_system(struct captured *c, struct zb_error **err)
+{
+	for (size_t i = 0; i < ZB_ARRAY_SIZE(system_dirs); i++) {
+		char path[64], target[256];
+		snprintf(path, sizeof(path), "/%s", system_dirs[i]);
+		c->trees[i] = -1;
+		ssize_t n = readlink(path, target, sizeof(target) - 1);
+		if (n > 0) {
+			target[n] = '\0';
+			c->links[i] = zb_xstrdup(target);
+			continue;
+		}
+		struct stat st;
+		if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode))
+			continue;
+		c->trees[i] = clone_tree(path, AT_RECURSIVE);
+		if (c->trees[i] < 0)
+			return zb_error_set(err, ZB_ERR_INTERNAL, errno, "open_tree %s: %s", path,
+					    strerror(errno));
+	}
+	for (size_t i = 0; i < ZB_ARRAY_SIZE(etc_dirs); i++) {
+		char path[64];
+		snprintf(path, sizeof(path), "/etc/%s", etc_dirs[i]);
+		c->etc_trees[i] = clone_tree(path, AT_RECURSIVE);
+	}
+	for (size_t i = 0; i < ZB_ARRAY_SIZE(etc_files); i++) {
+		char path[64];
+		snprintf(path, sizeof(path), "/etc/%s", etc_files[i]);
+		c->etc_fds[i] = open(path, O_RDONLY | O_CLOEXEC);
+	}
+	return 0;
+}
+
+static bool rootfs_skip(const char *name)
+{
+	static const char *const skip[] = {".", "..", "dev", "proc", "sys", "tmp", "run", NULL};
+	for (size_t i = 0; skip[i]; i++)
+		if (strcmp(name, skip[i]) == 0)
+			return true;
+	return false;
+}
+
+/* A rootfs folder replaces the host's system folders: each of its top-level folders is bound
+ * read-only, its symlinks are re-created, and its own /etc is used as it is. */
+static int capture_rootfs(const char *rootfs, struct captured *c, struct zb_error **err)
+{
+	DIR *d = opendir(rootfs);
+	if (!d)
+		return zb_error_set(err, ZB_ERR_INTERNAL, errno, "rootfs %s: %s", rootfs,
+				    strerror(errno));
+	size_t cap = 32;
+	c->rootfs_names = zb_xcalloc(cap, sizeof(char *));
+	c->rootfs_trees = zb_xcalloc(cap, sizeof(int));
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		if (rootfs_skip(e->d_name))
+			continue;
+		if (c->n_rootfs == cap) {
+			cap *= 2;
+			c->rootfs_names = zb_xrealloc(c->rootfs_names, cap * sizeof(char *));
+			c->rootfs_trees = zb_xrealloc(c->rootfs_trees, cap * sizeof(int));
+		}
+		char path[4096], target[4096];
+		snprintf(path, sizeof(path), "%s/%s", rootfs, e->d_name);
+		ssize_t n = readlink(path, target, sizeof(target) - 1);
+		if (n > 0) {
+			target[n] = '\0';
+			/* "name=target": re-created as a symlink. */
+			c->rootfs_trees[c->n_rootfs] = -1;
+			c->rootfs_names[c->n_rootfs] = zb_xasprintf("%s=%s", e->d_name, target);
+			c->n_rootfs++;
+			continue;
+		}
+		struct stat st;
+		if (lstat(path, &st) < 0 || !S_ISDIR(st.st_mode))
+			continue;
+		int t = clone_tree(path, AT_RECURSIVE);
+		if (t < 0) {
+			closedir(d);
+			return zb_error_set(err, ZB_ERR_INTERNAL, errno, "open_tree %s: %s", path,
+					    strerror(errno));
+		}
+		c->rootfs_names[c->n_rootfs] = zb_xstrdup(e->d_name);
+		c->rootfs_trees[c->n_rootfs++] = t;
+	}
+	closedir(d);
+	return 0;
+}
+
+static int build_etc(const struct sb_spec *spec, const struct captured *c, struct zb_error **err)
+{
+	if (mkdir("etc", 0755) < 0)
+		return zb_error_set(err, ZB_ERR_INTERNAL, errno, "mkdir /etc: %s", strerror(errno));
+	char passwd[512], group[512];
+	const char *home = "/tmp";
+	if (spec->uid == 0) {
+		snprintf(passwd, sizeof(passwd),
+			 "root:x:0:0:root:%s:/bin/sh\n"
+			 "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n",
+			 home);
+	} else {
+		snprintf(passwd, sizeof(passwd),
+			 "root:x:0:0:root:/root:/bin/sh\n"
+			 "sandbox:x:%u:%u:zonebox sandbox:%s:/bin/sh\n"
+			 "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n",
+			 (unsigned)spec->uid, (unsigned)spec->gid, home);
+	}
+	if (spec->gid == 0)
+		snprintf(group, sizeof(group), "root:x:0:\nnogroup:x:65534:\n");
+	else
+		snprintf(group, sizeof(group), "root:x:0:\nsandbox:x:%u:\nnogroup:x:65534:\n",
+			 (unsigned)spec->gid);
+	char hosts[128];
+	snprintf(hosts, sizeof(hosts), "127.0.0.1\tlocalhost %s\n::1\tlocalhost ip6-localhost\n",
+		 spec->hostname);
+	if (write_text("etc/passwd", passwd) < 0 || write_text("etc/group", group) < 0 ||
+	    write_text("etc/hosts", hosts) < 0 ||
+	    write_text("etc/nsswitch.conf", "passwd: files\ngroup: files\nhosts: files dns\n") <
+		    0 ||
+	    write_text("etc/hostname", spec->hostname) < 0)
+		return zb_error_set(err, ZB_ERR_INTERNAL, errno, "writing /etc: %s",
+				    strerror(errno));
+	/* Only a sandbox with the host's network gets the host's resolver. */
+	if (spec->net_host && c->resolv_fd >= 0 && copy_file(c->resolv_fd, "etc/resolv.conf") < 0)
+		return zb_error_set(err, ZB_ERR_INTERNAL, errno, "copy /etc/resolv.conf: %s",
+				    strerror(errno));
+	mkdir("etc/ssl", 0755);
+	for (size_t i = 0; i < ZB_ARRAY_SIZE(etc_files); i++)
+		if (c->etc_fds[i] >= 0) {
+			char dst[64];
+			snprintf(dst, sizeof(dst), "etc/%s", etc_files[i]);
+			if (copy_file(c->etc_fds[i], dst) < 0)
+				return zb_error_set(err, ZB_ERR_INTERNAL, errno, "copy /%s: %s",
+						    dst, strerror(errno));
+		}
+	for (size_t i = 0; i < ZB_ARRAY_SIZE(etc_dirs); i++)
+		if (c->etc_trees[i] >= 0) {
+			char dst[64];
+			snprintf(dst, sizeof(dst), "etc/%s", etc_dirs[i]);
+			if (attach(c->etc_trees[i], dst, true, RO_ATTR, err) < 0)
+				return -1;
+		}
+	return 0;
+}
+
+static int build_dev(struct zb_error **err)
+{
+	if (mkdir("dev", 0755) < 0 ||
+	    mount("tmpfs", "dev", "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755,size=64k") < 0)
+		return zb_error_set(err, ZB_ERR_INTERNAL, errno, "mount /dev: %s", strerror(errno));
+	for (size_t i = 0; i < ZB_ARRAY_SIZE(dev_nodes); i++) {
+		char src[32], dst[32];
+		snprintf(src, sizeof(src), "/dev/%s", dev_nodes[i]);
+		snprintf(dst, sizeof(dst), "dev/%s", dev_nodes[i]);
+		int fd = open(dst, O_CREAT | O_WRONLY | O_CLOEXEC, 0666);
+		if (fd >= 0)
+			close(fd);
+		if (mount(src, dst, NULL, MS_BIND, NULL) < 0)
+			return zb_error_set(err, ZB_ERR_INTERNAL, errno, "bind %s: %s", src,
+					    strerror(errno));
+	}
+	if (mkdir("dev/pts", 0755) < 0 ||
+	    mount("devpts", "dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
+		  "newinstance,ptmxmode=0666,mode=0620") < 0)
+		return zb_error_set(err, ZB_ERR_INTERNAL, errno, "mount /dev/pts: %s",
+				    strerror(errno));
+	if (mkdir("dev/shm", 01777) < 0 ||
+	    mount("tmpfs", "dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777") < 0)
+		return zb_error_set(err, ZB_ERR_INTERNAL, errno, "mount /dev/shm: %s",
+				    strerror(errno));
+	if (symlink("pts/ptmx", "dev/ptmx") < 0 || symlink("/proc/self/fd", "dev/fd") < 0 ||
+	    symlink("/proc/self/fd/0", "dev/stdin") < 0 ||
+	    symlink("/proc/self/fd/1", "dev/stdout") < 0 ||
+	    symlink("/proc/self/fd/2", "dev/stderr") < 0)
+		return zb_error_set(err, ZB_ERR_INTERNAL, errno, "symlinks in /dev: %s",
+				    strerror(errno));
+	/* Nothing new can appear in /dev: attack = device nodes or FIFOs planted for others. */
+	if (mount(NULL, "dev", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NOEXEC,
+		  NULL) < 0)
+		return zb_error_set(err, ZB_ERR_INTERNAL, errno, "read-only /dev: %s",
+				    strerror(errno));
+	return 0;
+}
+
+static int build_proc(struct zb_error **err)
+{
+	if (mkdir("proc", 0555) < 0 ||
+	    mount("proc", "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+		return zb_error_set(err, ZB_ERR_INTERNAL, errno, "mount /proc: %s",
+				    strerror(errno));
+	for (size_t i = 0; i < ZB_ARRAY_SIZE(proc_ro); i++) {
+		char p[32];
+		snprintf(p, sizeof(p), "proc/%s", proc_ro[i]);
+		if (access(p, F_OK) < 0)
+			continue;
+		if (mount(p, p, NULL, MS_BIND | MS_REC, NULL) < 0 ||
+		    mount(NULL, p, NULL,
+			  MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+			  NULL) < 0)
+			return zb_error_set(err, ZB_ERR_INTERNAL, errno, "read-only /%s: %s", p,
+					    strerror(errno));
+	}
+	return 0;
+}
+
+/* Open `rel` beneath the zone without following any symlink, creating missing folders.
+ * Attack: a sandboxed process replaces a protected path (or a parent) with a symlink to a
+ * writable place, or to a host path, before the next sandbox is built. */
+static int open_protect(int zone, const char *zone_name, const char *rel, struct zb_error **err)
+{
+	struct open_how how = {.flags = O_PATH | O_CLOEXEC | O_NOFOLLOW,
+			       .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
+					  RESOLVE_NO_MAGICLINKS};
+	int fd = (int)syscall(SYS_openat2, zone, rel, &how, sizeof(how));
+	if (fd >= 0 || errno != ENOENT)
+		goto out;
+	/* Missing: create it as an empty folder (owned by the caller) so that it cannot be
+	 * created as something writable later. */
+	char buf[1100];
+	snprintf(buf, sizeof(buf), "%s", rel);
+	for (char *p = buf;; p++) {
+		if (*p != '/' && *p != '\0')
+			continue;
+		char saved = *p;
+		*p = '\0';
+		if (mkdirat(zone, buf, 0755) < 0 && errno != EEXIST) {
+			*p = saved;
+			break;
+		}
+		*p = saved;
+		if (!saved)
+			break;
+	}
+	fd = (int)syscall(SYS_openat2, zone, rel, &how, sizeof(how));
+out:
+	if (fd < 0) {
+		if (errno == ELOOP || errno == EXDEV)
+			return zb_error_set(
+				err, ZB_ERR_INTERNAL, errno,
+				"protected path '%s' in zone %s is, or goes through, a "
+				"symbolic link, so it cannot be kept read-only; replace "
+				"it on the host with the real folder or file",
+				rel, zone_name);
+		return zb_error_set(err, ZB_ERR_INTERNAL, errno,
+				    "protected path '%s' in zone %s: %s", rel, zone_name,
+				    strerror(errno));
+	}
+	return fd;
+}
+
+static int protect(int zone, const struct sb_zone *z, struct zb_error **err)
+{
+	for (size_t i = 0; i < z->n_protect; i++) {
+		int fd = open_protect(zone, z->name, z->protect[i], err);
+		if (fd < 0)
+			return -1;
+		int tree = (int)open_tree(
+			fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | AT_RECURSIVE);
+		int r = tree < 0 ? -1 : set_attr(tree, RO_ATTR);
+		if (r == 0)
+			r = move_mount(tree, "", fd, "",
+				       MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH);
+		int saved = errno;
+		if (tree >= 0)
+			close(tree);
+		close(fd);
+		if (r < 0)
+			return zb_error_set(err, ZB_ERR_INTERNAL, saved,
+					    "protect '%s' in zone %s: %s", z->protect[i], z->name,
+					    strerror(saved));
+	}
+	return 0;
+}
+
+static int build_zones(const struct sb_spec *spec, const struct captured *c, struct zb_error **err)
+{
+	for (size_t i = 0; i < spec->n_zones; i++) {
+		const struct sb_zone *z = &spec->zones[i];
+		if (z->mode == SB_ZONE_TMPFS) {
+			char opts[64];
+			snprintf(opts, sizeof(opts), "mode=0755,size=%llu",
+				 (unsigned long long)(z->size ? z->size : 64ull << 20));
+			if (mkdir(z->name, 0755) < 0 ||
+			    mount("tmpfs", z->name, "tmpfs", MS_NOSUID | MS_NODEV, opts) < 0)
+				return zb_error_set(err, ZB_ERR_INTERNAL, errno,
+						    "zone %s: mount tmpfs: %s", z->name,
+						    strerror(errno));
+			continue;
+		}
+		if (attach(c->zone_trees[i], z->name, true,
+			   z->mode == SB_ZONE_RO ? RO_ATTR : RW_ATTR, err) < 0)
+			return zb_error_prefix(err, "zone %s", z->name);
+		if (z->mode == SB_ZONE_RW && protect(c->zone_trees[i], z, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+int sb_mounts_build(const struct sb_spec *spec, struct zb_error **err)
+{
+	struct captured c = {.resolv_fd = -1};
+	for (size_t i = 0; i < ZB_ARRAY_SIZE(system_dirs); i++)
+		c.trees[i] = -1;
+	for (size_t i = 0; i < ZB_ARRAY_SIZE(etc_dirs); i++)
+		c.etc_trees[i] = -1;
+	for (size_t i = 0; i < ZB_ARRAY_SIZE(etc_files); i++)
+		c.etc_fds[i] = -1;
+
+	/* Nothing we mount may propagate back to the host. */
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		return zb_error_set(err, ZB_ERR_INTERNAL, errno, "make / private: %s",
+				    strerror(errno));
+	if (spec->rootfs) {
+		if (capture_rootfs(spec->rootfs, &c, err) < 0)
+			return -1;
+	} else if (capture_system(&c, err) < 0) {
+		return -1;
+	}
+	if (spec->net_host)
+		c.resolv_fd = open("/etc/resolv.conf", O_RDONLY | O_CLOEXEC);
+	c.zone_trees = zb_xcalloc(spec->n_zones + 1, sizeof(int));
+	for (size_t i = 0; i < spec->n_zones; i++) {
+		const struct sb_zone *z = &spec->zones[i];
+		c.zone_trees[i] = -1;
+		if (z->mode == SB_ZONE_TMPFS)
+			continue;
+		c.zone_trees[i] = clone_tree(z->host_path, AT_RECURSIVE);
+		if (c.zone_trees[i] < 0)
+			return zb_error_set(err, ZB_ERR_INTERNAL, errno,
+					    "zone %s: cannot mount host folder %s: %s", z->name,
+					    z->host_path, strerror(errno));
+	}
+
+	if (mount("tmpfs", STAGE, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=16m") < 0)
+		return zb_error_set(err, ZB_ERR_INTERNAL, errno, "mount the root tmpfs: %s",
+				    strerror(errno));
+	if (chdir(STAGE) < 0)
+		return zb_error_set(err, ZB_ERR_INTERNAL, errno, "chdir: %s", strerror(errno));
+
+	if (spec->rootfs) {
+		for (size_t i = 0; i < c.n_rootfs; i++) {
+			char *name = c.rootfs_names[i];
+			char *eq = strchr(name, '=');
+			if (c.rootfs_trees[i] < 0 && eq) {
+				*eq = '\0';
+				if (symlink(eq + 1, name) < 0)
+					return zb_error_set(err, ZB_ERR_INTERNAL, errno,
+							    "symlink /%s: %s", name,
+							    strerror(errno));
+				continue;
+			}
+			if (attach(c.rootfs_trees[i], name, true, RO_ATTR, err) < 0)
+				return zb_error_prefix(err, "rootfs");
+		}
+	} else {
+		for (size_t i = 0; i < ZB_ARRAY_SIZE(system_dirs); i++) {
+			if (c.links[i]) {
+				if (symlink(c.links[i], system_dirs[i]) < 0)
+					return zb_error_set(err, ZB_ERR_INTERNAL, errno,
+							    "symlink /%s: %s", system_dirs[i],
+							    strerror(errno));
+			} else if (c.trees[i] >= 0 &&
+				   attach(c.trees[i], system_dirs[i], true, RO_ATTR, err) < 0) {
+				return -1;
+			}
+		}
+		if (build_etc(spec, &c, err) < 0)
+			return -1;
+	}
+	if (build_dev(err) < 0 || build_proc(err) < 0)
+		return -1;
+	if (mkdir("tmp", 01777) < 0 ||
+	    mount("tmpfs", "tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777") < 0)
+		return zb_error_set(err, ZB_ERR_INTERNAL, errno, "mount /tmp: %s", strerror(errno));
+	if (build_zones(spec, &c, err) < 0)
+		return -1;
+
+	/* pivot_root(".", ".") stacks the old root on top of the new one; detaching it leaves
+	 * no path back to the host's tree (pivot_root(2), NOTES). */
+	if (syscall(SYS_pivot_root, ".", ".") < 0)
+		return zb_error_set(err, ZB_ERR_INTERNAL, errno, "pivot_root: %s", strerror(errno));
+	if (umount2(".", MNT_DETACH) < 0)
+		return zb_error_set(err, ZB_ERR_INTERNAL, errno, "detach the old root: %s",
+				    strerror(errno));
+	if (chdir("/") < 0)
+		return zb_error_set(err, ZB_ERR_INTERNAL, errno, "chdir /: %s", strerror(errno));
+	if (mount(NULL, "/", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL) <
+	    0)
+		return zb_error_set(err, ZB_ERR_INTERNAL, errno, "read-only /: %s",
+				    strerror(errno));
+
+	/* The trees are attached now (or were never needed); the fds only pin memory. */
+	for (size_t i = 0; i < ZB_ARRAY_SIZE(system_dirs); i++) {
+		if (c.trees[i] >= 0)
+			close(c.trees[i]);
+		free(c.links[i]);
+	}
+	for (size_t i = 0; i < ZB_ARRAY_SIZE(etc_dirs); i++)
+		if (c.etc_trees[i] >= 0)
+			close(c.etc_trees[i]);
+	for (size_t i = 0; i < ZB_ARRAY_SIZE(etc_files); i++)
+		if (c.etc_fds[i] >= 0)
+			close(c.etc_fds[i]);
+	for (size_t i = 0; i < spec->n_zones; i++)
+		if (c.zone_trees[i] >= 0)
+			close(c.zone_trees[i]);
+	for (size_t i = 0; i < c.n_rootfs; i++) {
+		if (c.rootfs_trees[i] >= 0)
+			close(c.rootfs_trees[i]);
+		free(c.rootfs_names[i]);
+	}
+	free(c.rootfs_names);
+	free(c.rootfs_trees);
+	free(c.zone_trees);
+	if (c.resolv_fd >= 0)
+		close(c.resolv_fd);
+	return 0;
+}

@@ -1,0 +1,454 @@
+/* SECURITY-CASES 12-29 (the shell in the sandbox) as attack tests against the namespace
+ * backend, driven through backends/backend.h like the server drives it. Run as root and, with
+ * --unprivileged, as uid 65534 (the user-namespace path). The attacks that need system calls
+ * a shell cannot make are in zb-attack.c, built static and mounted as the read-only zone
+ * /att. A case whose limit is not enforced on this machine is skipped with the reason the
+ * backend gave, never passed. */
+#include "tests/namespace/harness.h"
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "config.h"
+
+static const struct zb_backend *b;
+static char attack_dir[256];
+
+static void skip(const char *what, const char *why)
+{
+	printf("ok %d - %s # SKIP %s\n", ++n_tests, what, why);
+}
+
+static struct zb_config *config(const char *session, const char *network)
+{
+	char yaml[1200];
+	snprintf(yaml, sizeof(yaml),
+		 "sandbox:\n"
+		 "  backend: namespace\n"
+		 "  session: %s\n"
+		 "  network: %s\n"
+		 "  limits: {memory: 64M, pids: 32}\n"
+		 "  zones:\n"
+		 "    - {name: work, mode: rw, hostPath: work}\n"
+		 "    - {name: in, mode: ro, hostPath: in}\n"
+		 "    - {name: scratch, mode: tmpfs, size: 1M}\n"
+		 "    - {name: att, mode: ro, hostPath: %s}\n",
+		 session, network, attack_dir);
+	struct zb_error *err = NULL;
+	struct zb_config *cfg = zb_config_load_string(yaml, strlen(yaml), "test", base, &err);
+	if (!cfg) {
+		printf("Bail out! config: %s\n", err->msg);
+		exit(1);
+	}
+	return cfg;
+}
+
+static struct zb_session *open_session(struct zb_config *cfg)
+{
+	struct zb_session *s = NULL;
+	struct zb_error *err = NULL;
+	if (b->session_open(loop, cfg, &s, &err) < 0) {
+		printf("Bail out! session_open: %s\n", err->msg);
+		exit(1);
+	}
+	return s;
+}
+
+static int attack(struct zb_session *s, struct result *r, const char *args)
+{
+	char script[512];
+	snprintf(script, sizeof(script), "exec /att/zb-attack %s", args);
+	return sh(b, s, r, script);
+}
+
+/* `limit` enforced in this session? (and why not, from describe) */
+static bool enforced(struct zb_session *s, const char *limit, char *why, size_t why_len)
+{
+	json_t *info = json_object();
+	b->describe(s, info);
+	json_t *l = json_object_get(json_object_get(info, "limits"), limit);
+	bool on = json_is_true(json_object_get(l, "enforced"));
+	snprintf(why, why_len, "%s limit not enforced here: %s", limit,
+		 json_string_value(json_object_get(l, "how")) ?: "unknown");
+	json_decref(info);
+	return on;
+}
+
+static bool only_allowed(const char *listing, const char *const *allowed)
+{
+	char copy[4096];
+	snprintf(copy, sizeof(copy), "%s", listing);
+	char *save = NULL;
+	for (char *w = strtok_r(copy, "\n", &save); w; w = strtok_r(NULL, "\n", &save)) {
+		bool ok = false;
+		for (size_t i = 0; allowed[i] && !ok; i++)
+			ok = strcmp(w, allowed[i]) == 0;
+		if (!ok) {
+			printf("# unexpected entry: %s\n", w);
+			return false;
+		}
+	}
+	return true;
+}
+
+static void case_12_to_15(struct zb_session *s)
+{
+	struct result r;
+	sh(b, s, &r, "echo x > /in/new");
+	check(r.exit.exit_code != 0 && strstr(r.err, "Read-only file system"),
+	      "12: write into a ro zone fails with EROFS");
+	sh(b, s, &r, "mount -o remount,rw /in 2>&1; /att/zb-attack syscalls | grep remount-rw");
+	check(strstr(r.out, "refused remount-rw Operation not permitted") != NULL,
+	      "12: remount rw refused with EPERM");
+
+	static const char *const root_ok[] = {"bin", "sbin",	"lib", "lib32", "lib64", "libx32",
+					      "usr", "etc",	"dev", "proc",	"tmp",	 "work",
+					      "in",  "scratch", "att", NULL};
+	sh(b, s, &r, "ls -A /");
+	check(r.exit.exit_code == 0 && only_allowed(r.out, root_ok),
+	      "13: / holds only the zones and the system folders");
+	char script[512];
+	snprintf(script, sizeof(script),
+		 "for p in /home /root /var /opt /srv /mnt /run /sys /boot '%s'; do test -e \"$p\" "
+		 "&& echo \"visible $p\"; done; true",
+		 base);
+	sh(b, s, &r, script);
+	check(r.out_len == 0, "13: no host home or other host folder is visible");
+
+	static const char *const dev_ok[] = {"null",  "zero",	"full",	  "random", "urandom",
+					     "tty",   "ptmx",	"pts",	  "shm",    "fd",
+					     "stdin", "stdout", "stderr", NULL};
+	sh(b, s, &r, "ls -A /dev");
+	check(r.exit.exit_code == 0 && only_allowed(r.out, dev_ok),
+	      "14: /dev holds only null zero full random urandom tty ptmx pts shm");
+	sh(b, s, &r, "mknod /tmp/n c 1 3 2>&1; /att/zb-attack syscalls | grep mknod");
+	check(strstr(r.out, "refused mknod Operation not permitted") != NULL,
+	      "14: mknod refused with EPERM");
+
+	sh(b, s, &r, "grep -E '^(NoNewPrivs|CapEff|CapPrm|CapBnd|CapAmb):' /proc/self/status");
+	check(strstr(r.out, "NoNewPrivs:\t1") && strstr(r.out, "CapEff:\t0000000000000000") &&
+		      strstr(r.out, "CapPrm:\t0000000000000000") &&
+		      strstr(r.out, "CapBnd:\t0000000000000000") &&
+		      strstr(r.out, "CapAmb:\t0000000000000000"),
+	      "15: NoNewPrivs 1 and no capabilities at all");
+	sh(b, s, &r,
+	   "awk '$5==\"/usr\"||$5==\"/work\"||$5==\"/in\"||$5==\"/tmp\"||$5==\"/scratch\" "
+	   "{print $5, $6}' /proc/self/mountinfo");
+	int nosuid = 0, lines = 0;
+	for (char *p = r.out; (p = strchr(p, '\n')); p++)
+		lines++;
+	for (char *p = r.out; (p = strstr(p, "nosuid")); p++)
+		nosuid++;
+	check(lines >= 5 && nosuid == lines, "15: system folders and zones are mounted nosuid");
+	sh(b, s, &r, "su -c id root </dev/null 2>&1; echo rc=$?");
+	check(strstr(r.out, "rc=0") == NULL, "15: su (setuid root) gains nothing");
+}
+
+static void case_16_to_20(struct zb_session *s)
+{
+	struct result r;
+	char why[200];
+	if (enforced(s, "pids", why, sizeof(why))) {
+		attack(s, &r, "forkbomb");
+		int n = -1;
+		sscanf(r.out, "forked %d", &n);
+		check(n >= 0 && n < 32 && strstr(r.out, "Resource temporarily unavailable"),
+		      "16: fork bomb stopped by the pids limit (%d forks)", n);
+		sh(b, s, &r, "echo alive");
+		check(strcmp(r.out, "alive\n") == 0, "16: the sandbox still serves afterwards");
+	} else {
+		skip("16: fork bomb stopped by the pids limit", why);
+	}
+	if (enforced(s, "memory", why, sizeof(why))) {
+		attack(s, &r, "memhog");
+		check(r.exit.signal == SIGKILL && r.exit.oom_killed,
+		      "17: memory hog killed inside the sandbox, reported as oom_killed");
+	} else {
+		skip("17: memory hog killed and reported", why);
+	}
+	sh(b, s, &r,
+	   "head -c 2000000 /dev/zero > /scratch/fill; r=$?; rm -f /scratch/fill; exit $r");
+	check(r.exit.exit_code != 0 && strstr(r.err, "No space left on device"),
+	      "18: filling a tmpfs zone stops with ENOSPC at its size");
+
+	struct zb_run run;
+	char *spin[] = {"/att/zb-attack", "spin", NULL};
+	if (start(b, s, &run, &r, spin, NULL, NULL) == 0) {
+		for (int i = 0; i < 200 && !count_processes("zb-attack spin"); i++)
+			uv_run(loop, UV_RUN_NOWAIT), usleep(1000);
+		usleep(100000);
+		b->kill(&run); /* what shell.run's timeout does */
+		wait_done(&r, 5000);
+	}
+	check(r.done && r.exit.signal == SIGKILL && count_processes("zb-attack spin") == 0,
+	      "19: a CPU spin is killed when its time is up");
+
+	char *tree[] = {"/bin/sh", "-c",
+			"sleep 1020 & setsid nohup sleep 1020 >/dev/null 2>&1 & "
+			"(setsid sh -c 'sleep 1020 &' &); sleep 1020",
+			NULL};
+	if (start(b, s, &run, &r, tree, NULL, NULL) == 0) {
+		for (int i = 0; i < 300 && count_processes("sleep 1020") < 4; i++)
+			uv_run(loop, UV_RUN_NOWAIT), usleep(2000);
+		b->kill(&run);
+		wait_done(&r, 5000);
+	}
+	usleep(50000);
+	check(r.done && count_processes("sleep 1020") == 0,
+	      "20: background, setsid and nohup processes do not survive the kill");
+}
+
+static int parent_of(pid_t pid, char *state)
+{
+	char path[64], buf[512];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	FILE *f = fopen(path, "re");
+	int ppid = -1;
+	if (f) {
+		if (fgets(buf, sizeof(buf), f)) {
+			char *p = strrchr(buf, ')');
+			if (p)
+				sscanf(p + 1, " %c %d", state, &ppid);
+		}
+		fclose(f);
+	}
+	return ppid;
+}
+
+static int children_of(pid_t parent, pid_t *out, int max)
+{
+	int n = 0;
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	while (d && (e = readdir(d)) && n < max) {
+		char state = 0;
+		pid_t pid = atoi(e->d_name);
+		if (pid > 0 && parent_of(pid, &state) == parent)
+			out[n++] = pid;
+	}
+	if (d)
+		closedir(d);
+	return n;
+}
+
+static bool alive(pid_t pid)
+{
+	char state = 0;
+	return parent_of(pid, &state) >= 0 && state != 'Z' && state != 'X';
+}
+
+/* 21: the server is SIGKILLed with a command running. A forked child plays the server. */
+static void case_21(struct zb_config *cfg)
+{
+	pid_t server = fork();
+	if (server == 0) {
+		loop = uv_loop_new();
+		struct zb_session *s = open_session(cfg);
+		struct result r;
+		struct zb_run run;
+		char *argv[] = {"/bin/sh", "-c", "sleep 1021 & setsid sleep 1021 & sleep 1021",
+				NULL};
+		start(b, s, &run, &r, argv, NULL, NULL);
+		for (;;)
+			uv_run(loop, UV_RUN_ONCE);
+	}
+	for (int i = 0; i < 500 && count_processes("sleep 1021") < 3; i++)
+		usleep(2000);
+	int before = count_processes("sleep 1021");
+	/* The helper (child of the server) and the sandbox init (child of the helper). */
+	pid_t family[16];
+	int n_family = children_of(server, family, 8);
+	for (int i = 0, n = n_family; i < n; i++)
+		n_family += children_of(family[i], family + n_family, 16 - n_family);
+	kill(server, SIGKILL);
+	waitpid(server, NULL, 0);
+	int after = -1;
+	for (int i = 0; i < 100 && (after = count_processes("sleep 1021")) > 0; i++)
+		usleep(10000);
+	/* A dying init is still there for a moment after the last sleep is gone. */
+	int helpers = 0;
+	for (int tries = 0; tries < 100; tries++, usleep(10000)) {
+		helpers = 0;
+		for (int i = 0; i < n_family; i++)
+			helpers += alive(family[i]);
+		if (!helpers)
+			break;
+	}
+	check(before == 3 && n_family >= 2 && after == 0 && helpers == 0,
+	      "21: SIGKILL of the server kills every sandbox process (before %d, after %d, helpers "
+	      "%d)",
+	      before, after, helpers);
+}
+
+static void case_22_to_29(struct zb_session *s, int port, const char *abstract,
+			  const char *unix_path)
+{
+	struct result r;
+	sh(b, s, &r, "head -c 30000000 /dev/urandom");
+	check(r.done && r.out_total == 30000000,
+	      "22: 30 MB of binary output streams through without loss (the cap is shell.run's)");
+	struct zb_run run;
+	char *yes[] = {"yes", NULL};
+	if (start(b, s, &run, &r, yes, NULL, NULL) == 0) {
+		for (int i = 0; i < 50 && r.out_total < 10000000; i++)
+			uv_run(loop, UV_RUN_ONCE);
+		b->kill(&run);
+		wait_done(&r, 5000);
+	}
+	check(r.done && r.exit.signal == SIGKILL, "22: `yes` floods, is killed, and ends cleanly");
+
+	attack(s, &r, "tty");
+	check(strstr(r.out, "refused TIOCSTI Operation not permitted") &&
+		      strstr(r.out, "refused TIOCSTI-high Operation not permitted") &&
+		      strstr(r.out, "refused TIOCLINUX Operation not permitted") &&
+		      !strstr(r.out, "ESCAPED"),
+	      "23: TIOCSTI and TIOCLINUX refused");
+
+	sh(b, s, &r,
+	   "ls /proc | grep -c '^[0-9]'; tr '\\0' ' ' < /proc/1/cmdline; echo; "
+	   "tr '\\0' '\\n' < /proc/1/environ | grep -c ZB_SECRET_MARKER");
+	int procs = 0, secret = -1;
+	char cmdline[256] = "";
+	sscanf(r.out, "%d\n%255[^\n]\n%d", &procs, cmdline, &secret);
+	check(procs > 0 && procs < 10 && strstr(cmdline, "zonebox-sandbox") && secret == 0,
+	      "24: host processes invisible; /proc/1 is the sandbox's own init (%d pids)", procs);
+	attack(s, &r, "ptrace");
+	check(strstr(r.out, "refused ptrace-attach Operation not permitted") &&
+		      strstr(r.out, "refused ptrace-traceme Operation not permitted") &&
+		      !strstr(r.out, "ESCAPED"),
+	      "24: ptrace refused with EPERM");
+
+	attack(s, &r, "syscalls");
+	check(r.exit.exit_code == 0 && !strstr(r.out, "ESCAPED") &&
+		      strstr(r.out, "refused io_uring_setup") && strstr(r.out, "refused bpf"),
+	      "25: unshare, setns, mount, pivot_root, chroot, keyctl, add_key, bpf, "
+	      "perf_event_open, userfaultfd, io_uring, module calls refused");
+	if (strstr(r.out, "ESCAPED"))
+		printf("# %s", r.out);
+
+	char args[400];
+	snprintf(args, sizeof(args), "sockets %.60s %.200s %d", abstract, unix_path, port);
+	attack(s, &r, args);
+	check(r.exit.exit_code == 0 && !strstr(r.out, "ESCAPED") &&
+		      strstr(r.out, "refused socket-vsock") &&
+		      strstr(r.out, "refused socket-alg") && strstr(r.out, "refused socket-inet"),
+	      "26: network none: TCP/UDP, the host's 127.0.0.1 listener, AF_VSOCK, AF_ALG "
+	      "unreachable");
+	sh(b, s, &r, "getent hosts example.com; echo rc=$?");
+	check(strstr(r.out, "rc=0") == NULL, "26: DNS fails with network none");
+
+	attack(s, &r, "fds");
+	check(strcmp(r.out, "fd 0\nfd 1\nfd 2\n") == 0, "27: only fds 0-2 are open");
+
+	sh(b, s, &r,
+	   "for p in /var/run/docker.sock /run/docker.sock /run/podman/podman.sock "
+	   "/run/dbus/system_bus_socket /run/user /tmp/.X11-unix; do test -e $p && echo $p; done; "
+	   "env | grep -E 'SSH_AUTH_SOCK|DBUS|DOCKER_HOST'; true");
+	check(r.out_len == 0 && strstr(r.out, "ESCAPED") == NULL,
+	      "28: docker, ssh-agent and D-Bus sockets are not reachable");
+
+	attack(s, &r, "int80");
+	check(r.exit.signal == SIGSYS, "29: int 0x80 (32-bit) system call kills the process");
+	attack(s, &r, "x32");
+	check(r.exit.signal == SIGSYS, "29: x32 system call kills the process");
+}
+
+static void case_26_host(void)
+{
+	struct zb_config *cfg = config("per-call", "host");
+	struct zb_session *s = open_session(cfg);
+	struct result r;
+	attack(s, &r, "sockets zb-none /nonexistent 1");
+	check(strstr(r.out, "refused socket-vsock") && strstr(r.out, "refused socket-alg") &&
+		      strstr(r.out, "refused socket-packet"),
+	      "26: network host: AF_VSOCK, AF_ALG (and raw packet) sockets still refused");
+	close_session(b, s);
+	zb_config_free(cfg);
+}
+
+int main(int argc, char **argv)
+{
+	signal(SIGPIPE, SIG_IGN);
+	const char *att = getenv("ZB_ATTACK_DIR");
+	if (!att) {
+		printf("1..0 # SKIP ZB_ATTACK_DIR (the folder of zb-attack) is not set\n");
+		return 0;
+	}
+	snprintf(attack_dir, sizeof(attack_dir), "%s", att);
+	if (maybe_drop_privileges(argc, argv) < 0)
+		return 0;
+	setenv("ZB_SECRET_MARKER", "server-secret", 1);
+	make_base("zb-sectest");
+	char p[300];
+	snprintf(p, sizeof(p), "%s/work", base);
+	mkdir(p, 0755);
+	snprintf(p, sizeof(p), "%s/in", base);
+	mkdir(p, 0755);
+	loop = uv_default_loop();
+	b = zb_backend_find("namespace");
+	if (!b) {
+		printf("1..0 # SKIP the namespace backend is not built\n");
+		return 0;
+	}
+	struct zb_config *cfg = config("persistent", "none");
+	struct zb_error *err = NULL;
+	if (b->probe(cfg, &err) < 0) {
+		printf("1..0 # SKIP namespace backend unusable here: %s\n", err->msg);
+		return 0;
+	}
+
+	/* Host-side listeners the sandbox must not reach (26, 28). */
+	int tcp = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	socklen_t alen = sizeof(a);
+	bind(tcp, (struct sockaddr *)&a, sizeof(a));
+	listen(tcp, 4);
+	getsockname(tcp, (struct sockaddr *)&a, &alen);
+	char abstract[64], unix_path[300];
+	snprintf(abstract, sizeof(abstract), "zb-sec-%d", (int)getpid());
+	int ab = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_un un = {.sun_family = AF_UNIX};
+	snprintf(un.sun_path + 1, sizeof(un.sun_path) - 1, "%s", abstract);
+	bind(ab, (struct sockaddr *)&un,
+	     (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + strlen(abstract)));
+	listen(ab, 4);
+	snprintf(unix_path, sizeof(unix_path), "%s/host.sock", base);
+	int us = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_un fsun = {.sun_family = AF_UNIX};
+	snprintf(fsun.sun_path, sizeof(fsun.sun_path), "%.100s", unix_path);
+	bind(us, (struct sockaddr *)&fsun, sizeof(fsun));
+	listen(us, 4);
+
+	struct zb_session *s = open_session(cfg);
+	case_12_to_15(s);
+	case_16_to_20(s);
+	case_22_to_29(s, ntohs(a.sin_port), abstract, unix_path);
+	close_session(b, s);
+
+	struct zb_config *pc = config("per-call", "none");
+	s = open_session(pc);
+	struct result r;
+	attack(s, &r, "syscalls");
+	check(r.done && !strstr(r.out, "ESCAPED") && strstr(r.out, "refused mount"),
+	      "25: per-call sandboxes get the same filter");
+	close_session(b, s);
+	case_21(pc);
+	case_26_host();
+	zb_config_free(pc);
+	zb_config_free(cfg);
+	close(tcp);
+	close(ab);
+	close(us);
+	printf("1..%d\n", n_tests);
+	remove_base();
+	return n_failed ? 1 : 0;
+}

@@ -1,0 +1,237 @@
+/* Attacks run inside the sandbox by test_security.c (SECURITY-CASES 12-29). Built static so
+ * that it runs from a zone whatever the sandbox's /usr holds. Each subcommand prints one line
+ * per attempt: "refused NAME errno" or "ESCAPED NAME", and exits 0. */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/keyctl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/ptrace.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <dirent.h>
+#include <stddef.h>
+#include <sys/sysmacros.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <termios.h>
+#include <unistd.h>
+
+#ifndef AF_VSOCK
+#define AF_VSOCK 40
+#endif
+#ifndef AF_ALG
+#define AF_ALG 38
+#endif
+
+static void report(const char *name, long r)
+{
+	if (r < 0)
+		printf("refused %s %s\n", name, strerror(errno));
+	else
+		printf("ESCAPED %s\n", name);
+	fflush(stdout);
+}
+
+static int syscalls(void)
+{
+	report("unshare", unshare(CLONE_NEWUSER));
+	report("unshare-ns", unshare(CLONE_NEWNS));
+	int fd = open("/proc/self/ns/net", O_RDONLY);
+	report("setns", setns(fd, 0));
+	report("mount", mount("none", "/tmp", "tmpfs", 0, NULL));
+	report("remount-rw", mount(NULL, "/usr", NULL, MS_REMOUNT | MS_BIND, NULL));
+	report("umount", umount2("/usr", MNT_DETACH));
+	report("pivot_root", syscall(SYS_pivot_root, "/tmp", "/tmp"));
+	report("chroot", chroot("/tmp"));
+	report("keyctl", syscall(SYS_keyctl, KEYCTL_GET_KEYRING_ID, KEY_SPEC_SESSION_KEYRING, 0));
+	report("add_key", syscall(SYS_add_key, "user", "zb", "x", 1, KEY_SPEC_SESSION_KEYRING));
+	report("request_key", syscall(SYS_request_key, "user", "zb", NULL, 0));
+	char attr[128] = {0};
+	report("bpf", syscall(SYS_bpf, 0, attr, sizeof(attr)));
+	report("perf_event_open", syscall(SYS_perf_event_open, attr, 0, -1, -1, 0));
+	report("userfaultfd", syscall(SYS_userfaultfd, 0));
+	char params[120] = {0};
+	report("io_uring_setup", syscall(SYS_io_uring_setup, 1, params));
+	report("init_module", syscall(SYS_init_module, NULL, 0, ""));
+	report("finit_module", syscall(SYS_finit_module, 0, "", 0));
+	report("delete_module", syscall(SYS_delete_module, "loop", 0));
+	report("kexec_load", syscall(SYS_kexec_load, 0, 0, NULL, 0));
+	report("clone-newuser", syscall(SYS_clone, CLONE_NEWUSER | SIGCHLD, NULL, NULL, NULL, 0));
+	report("clone-newns", syscall(SYS_clone, CLONE_NEWNS | SIGCHLD, NULL, NULL, NULL, 0));
+	char cl_args[88] = {0};
+	report("clone3", syscall(SYS_clone3, cl_args, sizeof(cl_args)));
+	report("fsopen", syscall(SYS_fsopen, "tmpfs", 0));
+	report("open_tree", syscall(SYS_open_tree, AT_FDCWD, "/usr", 1));
+	report("move_mount", syscall(SYS_move_mount, -1, "", -1, "", 0));
+	report("mount_setattr", syscall(SYS_mount_setattr, -1, "", 0, NULL, 0));
+	report("open_by_handle_at", syscall(SYS_open_by_handle_at, AT_FDCWD, NULL, 0));
+	report("mknod", mknod("/tmp/zb-null", S_IFCHR | 0666, makedev(1, 3)));
+	return 0;
+}
+
+static int do_ptrace(void)
+{
+	pid_t child = fork();
+	if (child == 0) {
+		pause();
+		_exit(0);
+	}
+	report("ptrace-attach", ptrace(PTRACE_ATTACH, child, NULL, NULL));
+	report("ptrace-1", ptrace(PTRACE_ATTACH, 1, NULL, NULL));
+	kill(child, SIGKILL);
+	waitpid(child, NULL, 0);
+	child = fork();
+	if (child == 0) {
+		long r = ptrace(PTRACE_TRACEME, 0, NULL, NULL);
+		report("ptrace-traceme", r);
+		_exit(0);
+	}
+	waitpid(child, NULL, 0);
+	report("process_vm_readv", syscall(SYS_process_vm_readv, 1, NULL, 0, NULL, 0, 0));
+	return 0;
+}
+
+/* TIOCSTI on our own controlling terminal is what the kernel allows without privileges, so
+ * only the filter can refuse it. */
+static int tty(void)
+{
+	int m = posix_openpt(O_RDWR | O_NOCTTY);
+	if (m < 0 || grantpt(m) < 0 || unlockpt(m) < 0) {
+		printf("skip no pty: %s\n", strerror(errno));
+		return 0;
+	}
+	int s = open(ptsname(m), O_RDWR);
+	if (s < 0 || ioctl(s, TIOCSCTTY, 0) < 0)
+		printf("note could not make the pty our controlling terminal: %s\n",
+		       strerror(errno));
+	char c = 'x';
+	report("TIOCSTI", ioctl(s, TIOCSTI, &c));
+	/* high bits set in the command must not slip past the filter */
+	report("TIOCSTI-high", syscall(SYS_ioctl, s, 0x100000000ul | TIOCSTI, &c));
+	char sub = 2;
+	report("TIOCLINUX", ioctl(s, TIOCLINUX, &sub));
+	return 0;
+}
+
+static int sockets(const char *abstract, const char *path, int port)
+{
+	report("socket-vsock", socket(AF_VSOCK, SOCK_STREAM, 0));
+	report("socket-alg", socket(AF_ALG, SOCK_SEQPACKET, 0));
+	report("socket-packet", socket(AF_PACKET, SOCK_RAW, 0));
+	report("socket-netlink", socket(AF_NETLINK, SOCK_RAW, 0));
+	report("socket-high-bits", syscall(SYS_socket, 0x100000000l | AF_INET, SOCK_STREAM, 0));
+	int s = socket(AF_INET, SOCK_STREAM, 0);
+	if (s < 0) {
+		report("socket-inet", s);
+	} else {
+		struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+		a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		report("connect-host-loopback", connect(s, (struct sockaddr *)&a, sizeof(a)));
+		struct sockaddr_in d = {.sin_family = AF_INET, .sin_port = htons(53)};
+		inet_pton(AF_INET, "1.1.1.1", &d.sin_addr);
+		report("connect-internet", connect(s, (struct sockaddr *)&d, sizeof(d)));
+	}
+	int u = socket(AF_INET, SOCK_DGRAM, 0);
+	report("socket-udp", u);
+	int x = socket(AF_UNIX, SOCK_STREAM, 0);
+	struct sockaddr_un un = {.sun_family = AF_UNIX};
+	snprintf(un.sun_path + 1, sizeof(un.sun_path) - 1, "%s", abstract);
+	report("connect-abstract-unix",
+	       connect(x, (struct sockaddr *)&un,
+		       (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + strlen(abstract))));
+	x = socket(AF_UNIX, SOCK_STREAM, 0);
+	struct sockaddr_un fsun = {.sun_family = AF_UNIX};
+	snprintf(fsun.sun_path, sizeof(fsun.sun_path), "%s", path);
+	report("connect-host-unix-path", connect(x, (struct sockaddr *)&fsun, sizeof(fsun)));
+	return 0;
+}
+
+static int fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	while (d && (e = readdir(d)))
+		if (e->d_name[0] != '.' && atoi(e->d_name) != dirfd(d))
+			printf("fd %s\n", e->d_name);
+	return 0;
+}
+
+static int forkbomb(void)
+{
+	int n = 0;
+	for (;;) {
+		pid_t p = fork();
+		if (p == 0) {
+			pause();
+			_exit(0);
+		}
+		if (p < 0)
+			break;
+		n++;
+		if (n > 100000)
+			break;
+	}
+	printf("forked %d then %s\n", n, strerror(errno));
+	return 0;
+}
+
+static int memhog(void)
+{
+	for (size_t total = 0;; total += 16 << 20) {
+		char *p = mmap(NULL, 16 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+			       -1, 0);
+		if (p == MAP_FAILED) {
+			printf("mmap failed at %zu MiB\n", total >> 20);
+			return 1;
+		}
+		memset(p, 1, 16 << 20);
+		if (total > (8ul << 30))
+			return 2;
+	}
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2)
+		return 2;
+	const char *c = argv[1];
+	if (strcmp(c, "syscalls") == 0)
+		return syscalls();
+	if (strcmp(c, "ptrace") == 0)
+		return do_ptrace();
+	if (strcmp(c, "tty") == 0)
+		return tty();
+	if (strcmp(c, "sockets") == 0 && argc == 5)
+		return sockets(argv[2], argv[3], atoi(argv[4]));
+	if (strcmp(c, "fds") == 0)
+		return fds();
+	if (strcmp(c, "forkbomb") == 0)
+		return forkbomb();
+	if (strcmp(c, "memhog") == 0)
+		return memhog();
+	if (strcmp(c, "int80") == 0) {
+		long r;
+		__asm__ volatile("int $0x80" : "=a"(r) : "a"(20) : "memory");
+		printf("ESCAPED int80 returned %ld\n", r);
+		return 0;
+	}
+	if (strcmp(c, "x32") == 0) {
+		long r = syscall(0x40000000 | 39);
+		printf("ESCAPED x32 returned %ld\n", r);
+		return 0;
+	}
+	if (strcmp(c, "spin") == 0)
+		for (;;)
+			;
+	return 2;
+}
