@@ -17,9 +17,9 @@ BIN = os.environ.get("ZONEBOX_BIN", os.path.join(TOP, "build", "zonebox"))
 
 
 class Server:
-    def __init__(self, args=(), config=None, cwd=None, env=None):
+    def __init__(self, args=(), config=None, cwd=None, env=None, prefix=()):
         self.tmp = tempfile.TemporaryDirectory(prefix="zb-it-")
-        argv = [BIN, "--log-level", "warning", *args]
+        argv = [*prefix, BIN, "--log-level", "warning", *args]
         if config is not None:
             path = os.path.join(self.tmp.name, "zonebox.yaml")
             with open(path, "w") as f:
