@@ -1645,7 +1645,79 @@ static const char *folder_problem(const char *path)
 	return NULL;
 }
 
-int zb_config_validate(const struct zb_config *cfg, struct zb_error **err)
+/* Is `inner` the folder `outer` or below it? Both are canonical absolute paths. */
+static bool path_within(const char *inner, const char *outer)
+{
+	size_t n = strlen(outer);
+	if (n == 1)
+		return true; /* "/" holds everything */
+	return strncmp(inner, outer, n) == 0 && (inner[n] == '\0' || inner[n] == '/');
+}
+
+/* Host paths become canonical (no symlink, no "..") once, here, and no zone nor the rootfs
+ * may live inside a read-write zone.
+ *
+ * Attack: with zones work (rw, ./proj) and data (ro, ./proj/data), a command does
+ * `rmdir /work/data && ln -s /etc /work/data`; the next sandbox would then mount the host's
+ * /etc (or /, read-write) as /data. A folder the sandbox can rewrite must never be the path
+ * another mount is taken from, so such a configuration is refused outright. */
+static int check_nesting(struct zb_config *cfg, struct zb_error **err)
+{
+	const size_t n = cfg->sandbox.n_zones;
+	for (size_t i = 0; i < n; i++) {
+		struct zb_zone *z = &cfg->sandbox.zones[i];
+		if (!z->host_path)
+			continue;
+		char *real = realpath(z->host_path, NULL);
+		if (!real)
+			return zb_error_set(err, ZB_ERR_CONFIG, errno, "%s: host path %s: %s",
+					    cfg->path, z->host_path, strerror(errno));
+		free(z->host_path);
+		z->host_path = real;
+	}
+	if (cfg->sandbox.rootfs) {
+		char *real = realpath(cfg->sandbox.rootfs, NULL);
+		if (!real)
+			return zb_error_set(err, ZB_ERR_CONFIG, errno, "%s: sandbox.rootfs %s: %s",
+					    cfg->path, cfg->sandbox.rootfs, strerror(errno));
+		free(cfg->sandbox.rootfs);
+		cfg->sandbox.rootfs = real;
+	}
+	for (size_t j = 0; j < n; j++) {
+		const struct zb_zone *outer = &cfg->sandbox.zones[j];
+		if (outer->mode != ZB_ZONE_RW)
+			continue;
+		for (size_t i = 0; i < n; i++) {
+			const struct zb_zone *inner = &cfg->sandbox.zones[i];
+			if (i == j || !inner->host_path ||
+			    !path_within(inner->host_path, outer->host_path))
+				continue;
+			_cleanup_free_ char *at = zone_origin(cfg, inner, true);
+			return zb_error_set(err, ZB_ERR_CONFIG, 0,
+					    "%s: zone %s (%s) is %s zone %s, which is read-write: "
+					    "commands could "
+					    "replace it with a link to any host folder. Use "
+					    "folders that do not "
+					    "contain each other, or make zone %s read-only",
+					    at, inner->name, zb_zone_mode_name(inner->mode),
+					    strcmp(inner->host_path, outer->host_path) == 0
+						    ? "the same folder as"
+						    : "inside",
+					    outer->name, outer->name);
+		}
+		if (cfg->sandbox.rootfs && path_within(cfg->sandbox.rootfs, outer->host_path))
+			return zb_error_set(
+				err, ZB_ERR_CONFIG, 0,
+				"%s:%d:%d: sandbox.rootfs %s is inside zone %s, which is "
+				"read-write: commands could change the system folders of "
+				"later sandboxes. Move the rootfs out of the zone",
+				cfg->path, cfg->sandbox.rootfs_line, cfg->sandbox.rootfs_column,
+				cfg->sandbox.rootfs, outer->name);
+	}
+	return 0;
+}
+
+int zb_config_validate(struct zb_config *cfg, struct zb_error **err)
 {
 	const size_t n = cfg->sandbox.n_zones;
 	if (n == 0)
@@ -1705,7 +1777,7 @@ int zb_config_validate(const struct zb_config *cfg, struct zb_error **err)
 				    "holds a root file system, or remove it",
 				    cfg->path, cfg->sandbox.rootfs_line, cfg->sandbox.rootfs_column,
 				    cfg->sandbox.rootfs, why);
-	return 0;
+	return check_nesting(cfg, err);
 }
 
 const char *zb_zone_mode_name(enum zb_zone_mode m)

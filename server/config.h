@@ -85,6 +85,10 @@ struct zb_config {
 		size_t n_approvers;
 		uint64_t timeout_ms;
 		char *learned; /* absolute path or NULL */
+		/* The rules of the learned file (approval.learned, {approval: {rules: [...]}}),
+		 * loaded with the config; their line/column are in that file. */
+		struct zb_rule *learned_rules;
+		size_t n_learned_rules;
 	} approval;
 
 	struct {
@@ -115,8 +119,9 @@ struct zb_config *zb_config_default(struct zb_error **err);
 /* Add a zone from a --zone NAME=PATH[:ro|:rw] flag (PATH relative to the current directory). */
 int zb_config_add_zone_flag(struct zb_config *cfg, const char *spec, struct zb_error **err);
 /* Checks that hold for the final config (after flags): zone names unique and valid, host
- * paths (and sandbox.rootfs) exist and are folders, at least one zone. */
-int zb_config_validate(const struct zb_config *cfg, struct zb_error **err);
+ * paths (and sandbox.rootfs) exist and are folders, at least one zone, no zone or rootfs
+ * inside a read-write zone. Host paths and rootfs are made canonical here. */
+int zb_config_validate(struct zb_config *cfg, struct zb_error **err);
 
 const struct zb_zone *zb_config_find_zone(const struct zb_config *cfg, const char *name);
 const char *zb_zone_mode_name(enum zb_zone_mode m);

@@ -103,3 +103,29 @@ def test_zone_flag_replaces_default_work(tmp_path, server_factory):
     # fs.zones is not implemented yet, but shell.run's cwd check knows the zones.
     r = s.call("shell.run", {"argv": ["pwd"], "cwd": "/work"})
     assert r["result"]["isError"] and "/proj" in r["result"]["content"][0]["text"]
+
+
+@pytest.mark.parametrize("outer_mode,inner_mode,refused", [
+    ("rw", "ro", True), ("rw", "rw", True), ("ro", "ro", False), ("ro", "rw", False),
+])
+def test_zone_inside_rw_zone_refused(tmp_path, outer_mode, inner_mode, refused):
+    (tmp_path / "proj" / "data").mkdir(parents=True)
+    path = write(tmp_path, "sandbox:\n  zones:\n"
+                 "    - {name: work, mode: %s, hostPath: ./proj}\n"
+                 "    - {name: data, mode: %s, hostPath: ./proj/data}\n" % (outer_mode, inner_mode))
+    p = run(["--check-config", path])
+    if refused:
+        assert p.returncode == 2 and "inside zone work, which is read-write" in p.stderr
+        assert ":4:" in p.stderr  # points at the inner zone's hostPath
+    else:
+        assert p.returncode == 0, p.stderr
+
+
+def test_same_folder_twice_and_symlinked_path_refused(tmp_path):
+    (tmp_path / "proj").mkdir()
+    (tmp_path / "alias").symlink_to(tmp_path / "proj")
+    path = write(tmp_path, "sandbox:\n  zones:\n"
+                 "    - {name: work, mode: rw, hostPath: ./proj}\n"
+                 "    - {name: other, mode: ro, hostPath: ./alias}\n")
+    p = run(["--check-config", path])
+    assert p.returncode == 2 and "the same folder as zone work" in p.stderr

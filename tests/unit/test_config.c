@@ -788,9 +788,11 @@ static void validate_errors(void **state)
 					 "hostPath"));
 	zb_error_free(TAKE_PTR(err));
 
-	/* Once the zones are right, the missing rootfs is next. */
+	/* Once the zones are right, the missing rootfs is next. (Not "v" again: a zone inside
+	 * a read-write zone is refused.) */
+	make_dir("w");
 	free(cfg->sandbox.zones[1].host_path);
-	cfg->sandbox.zones[1].host_path = in_tmp("v");
+	cfg->sandbox.zones[1].host_path = in_tmp("w");
 	assert_int_equal(zb_config_validate(cfg, &err), -1);
 	check_error(yaml, err, "2:11", "sandbox.rootfs: ");
 	assert_non_null(strstr(err->msg, "v/rootfs does not exist"));
