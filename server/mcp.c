@@ -281,10 +281,19 @@ static bool fits_output_schema(const struct zb_tool *tool, const json_t *structu
 
 void zb_tool_call_finish(struct zb_tool_call *call, json_t *structured)
 {
+	zb_tool_call_finish_content(call, structured, NULL);
+}
+
+void zb_tool_call_finish_content(struct zb_tool_call *call, json_t *structured, json_t *extra)
+{
 	json_t *result = json_object();
 	char *text = json_dumps(structured, JSON_COMPACT);
-	json_object_set_new(result, "content", text_content(text, strlen(text)));
+	json_t *content = text_content(text, strlen(text));
 	free(text);
+	if (extra)
+		json_array_extend(content, extra);
+	json_decref(extra);
+	json_object_set_new(result, "content", content);
 	if (fits_output_schema(call->tool, structured))
 		json_object_set_new(result, "structuredContent", structured);
 	else

@@ -35,6 +35,9 @@ const struct zb_tool *zb_tool_find(const char *name);
 
 /* Successful result: `structured` (stolen) becomes structuredContent and its JSON the text. */
 void zb_tool_call_finish(struct zb_tool_call *call, json_t *structured);
+/* The same, with more content blocks after the text block: `extra` (stolen, an array, may be
+ * NULL), e.g. the image content of fs.read. */
+void zb_tool_call_finish_content(struct zb_tool_call *call, json_t *structured, json_t *extra);
 /* The tool ran and failed: an isError result whose text is err->msg (stolen); `structured`
  * (stolen, may be NULL) is attached when it fits the tool's outputSchema. */
 void zb_tool_call_fail(struct zb_tool_call *call, struct zb_error *err, json_t *structured);

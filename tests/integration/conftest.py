@@ -13,7 +13,7 @@ import time
 import pytest
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-BIN = os.environ.get("ZONEBOX_BIN", os.path.join(TOP, "build", "zonebox"))
+BIN = os.path.abspath(os.environ.get("ZONEBOX_BIN", os.path.join(TOP, "build", "zonebox")))
 
 
 class Server:

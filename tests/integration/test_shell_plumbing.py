@@ -190,6 +190,6 @@ def test_eof_mid_call_exits_cleanly(nullsrv):
     assert s.wait(timeout=5) == 0
 
 
-def test_fs_tools_say_not_implemented(nullsrv):
+def test_fs_tools_refuse_tmpfs_zone(nullsrv):
     r = nullsrv().call("fs.read", {"path": "/work/x"})
-    assert r["result"]["isError"] and "not implemented yet" in r["result"]["content"][0]["text"]
+    assert r["result"]["isError"] and "tmpfs" in r["result"]["content"][0]["text"]
