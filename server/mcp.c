@@ -287,8 +287,14 @@ void zb_tool_call_finish(struct zb_tool_call *call, json_t *structured)
 void zb_tool_call_finish_content(struct zb_tool_call *call, json_t *structured, json_t *extra)
 {
 	json_t *result = json_object();
-	char *text = json_dumps(structured, JSON_COMPACT);
-	json_t *content = text_content(text, strlen(text));
+	size_t len;
+	char *text = zb_json_dumps(structured, &len);
+	/* Serialised from jansson strings, so already valid UTF-8: no second check. */
+	json_t *block = json_object();
+	json_object_set_new(block, "type", json_string("text"));
+	json_object_set_new(block, "text", json_stringn_nocheck(text, len));
+	json_t *content = json_array();
+	json_array_append_new(content, block);
 	free(text);
 	if (extra)
 		json_array_extend(content, extra);
@@ -308,7 +314,8 @@ void zb_tool_call_fail(struct zb_tool_call *call, struct zb_error *err, json_t *
 	const char *msg = err && err->msg ? err->msg : "the tool failed for an unknown reason";
 	if (structured) {
 		/* The message first, for the model; the data after it, for programs. */
-		char *data = json_dumps(structured, JSON_COMPACT);
+		size_t dlen;
+		char *data = zb_json_dumps(structured, &dlen);
 		char *text = zb_xasprintf("%s\n%s", msg, data);
 		json_object_set_new(result, "content", text_content(text, strlen(text)));
 		free(text);

@@ -355,16 +355,10 @@ static void write_file(struct zb_stdio *io, const char *data, size_t len)
 
 void zb_stdio_send(struct zb_stdio *io, json_t *msg)
 {
-	char *text = json_dumps(msg, JSON_COMPACT);
+	size_t len;
+	char *text = zb_json_dumps(msg, &len);
 	json_decref(msg);
-	if (!text) {
-		/* Only reachable with a non-UTF-8 string inside: a bug in whoever built msg. */
-		zb_err("internal error: a message could not be serialised; dropped");
-		return;
-	}
-	size_t len = strlen(text);
-	text[len] = '\n';
-	len++;
+	text[len++] = '\n'; /* zb_json_dumps leaves room for it */
 	if (io->write_failed || io->out_kind == IO_NONE) {
 		free(text);
 		return;
@@ -480,6 +474,172 @@ void zb_stdio_close(struct zb_stdio *io, void (*done)(void *arg), void *arg)
 	if (io->writes_pending > 0)
 		uv_timer_start(&io->linger, on_linger, 2000, 0);
 	maybe_finish_close(io);
+}
+
+/* ---------------------------------------------------------------- serialising */
+
+struct out {
+	char *s;
+	size_t len, cap;
+};
+
+static void out_reserve(struct out *o, size_t n)
+{
+	if (o->len + n <= o->cap)
+		return;
+	size_t cap = o->cap ? o->cap : 256;
+	while (cap < o->len + n)
+		cap *= 2;
+	o->s = zb_xrealloc(o->s, cap);
+	o->cap = cap;
+}
+
+static void out_add(struct out *o, const char *s, size_t n)
+{
+	out_reserve(o, n);
+	memcpy(o->s + o->len, s, n);
+	o->len += n;
+}
+
+static inline void out_char(struct out *o, char c)
+{
+	out_reserve(o, 1);
+	o->s[o->len++] = c;
+}
+
+/* jansson keeps strings valid UTF-8, so only '"', '\' and control characters need care; the
+ * rest is copied in runs. */
+static void dump_string(struct out *o, const char *s, size_t len)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	out_reserve(o, len + 2);
+	out_char(o, '"');
+	size_t run = 0;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c >= 0x20 && c != '"' && c != '\\')
+			continue;
+		out_add(o, s + run, i - run);
+		run = i + 1;
+		char esc[6] = {'\\', 0};
+		size_t n = 2;
+		switch (c) {
+		case '"':
+			esc[1] = '"';
+			break;
+		case '\\':
+			esc[1] = '\\';
+			break;
+		case '\n':
+			esc[1] = 'n';
+			break;
+		case '\r':
+			esc[1] = 'r';
+			break;
+		case '\t':
+			esc[1] = 't';
+			break;
+		case '\b':
+			esc[1] = 'b';
+			break;
+		case '\f':
+			esc[1] = 'f';
+			break;
+		default:
+			memcpy(esc, "\\u00", 4);
+			esc[4] = hex[c >> 4];
+			esc[5] = hex[c & 15];
+			n = 6;
+		}
+		out_add(o, esc, n);
+	}
+	out_add(o, s + run, len - run);
+	out_char(o, '"');
+}
+
+static void dump(struct out *o, const json_t *v)
+{
+	char num[64];
+	switch (json_typeof(v)) {
+	case JSON_OBJECT: {
+		const char *k;
+		json_t *m;
+		bool first = true;
+		out_char(o, '{');
+		json_object_foreach((json_t *)v, k, m)
+		{
+			if (!first)
+				out_char(o, ',');
+			first = false;
+			dump_string(o, k, strlen(k));
+			out_char(o, ':');
+			dump(o, m);
+		}
+		out_char(o, '}');
+		break;
+	}
+	case JSON_ARRAY: {
+		out_char(o, '[');
+		for (size_t i = 0; i < json_array_size(v); i++) {
+			if (i)
+				out_char(o, ',');
+			dump(o, json_array_get(v, i));
+		}
+		out_char(o, ']');
+		break;
+	}
+	case JSON_STRING:
+		dump_string(o, json_string_value(v), json_string_length(v));
+		break;
+	case JSON_INTEGER:
+		out_add(o, num,
+			(size_t)snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT,
+					 json_integer_value(v)));
+		break;
+	case JSON_REAL: {
+		/* As jansson writes reals: 17 significant digits, and always a fraction or an
+		 * exponent so the value reads back as a real. */
+		int n = snprintf(num, sizeof(num), "%.17g", json_real_value(v));
+		char *e = strchr(num, 'e');
+		if (e) {
+			/* "1e+300" and "1e-07" become "1e300" and "1e-7", as jansson writes them.
+			 */
+			char *d = e + 1, *from = e + 1;
+			if (*from == '+')
+				from++;
+			else if (*from == '-')
+				*d++ = *from++;
+			while (*from == '0' && from[1])
+				from++;
+			memmove(d, from, strlen(from) + 1);
+			n = (int)strlen(num);
+		} else if (!strchr(num, '.') && n < (int)sizeof(num) - 2) {
+			memcpy(num + n, ".0", 3);
+			n += 2;
+		}
+		out_add(o, num, (size_t)n);
+		break;
+	}
+	case JSON_TRUE:
+		out_add(o, "true", 4);
+		break;
+	case JSON_FALSE:
+		out_add(o, "false", 5);
+		break;
+	case JSON_NULL:
+		out_add(o, "null", 4);
+		break;
+	}
+}
+
+char *zb_json_dumps(const json_t *v, size_t *ret_len)
+{
+	struct out o = {0};
+	dump(&o, v);
+	out_reserve(&o, 2); /* room for the caller's newline and a NUL */
+	o.s[o.len] = '\0';
+	*ret_len = o.len;
+	return o.s;
 }
 
 /* ---------------------------------------------------------------- envelopes */

@@ -62,6 +62,11 @@ json_t *zb_rpc_error(const json_t *id, int code, const char *message, json_t *da
 json_t *zb_rpc_notification(const char *method, json_t *params);
 json_t *zb_rpc_request(json_int_t id, const char *method, json_t *params);
 
+/* Compact JSON text of v (any type), malloc'd, with its length in *ret_len. The same text as
+ * json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY), several times faster on large strings, which
+ * is what tool results are made of. */
+char *zb_json_dumps(const json_t *v, size_t *ret_len);
+
 /* A JSON string from bytes that may not be valid UTF-8 (child output, file names): invalid
  * sequences become U+FFFD, so the result is never NULL. */
 json_t *zb_json_text(const char *s, size_t len);

@@ -432,6 +432,50 @@ static int lint(const json_t *schema, char **ret_msg)
 static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
 static json_t **cache; /* parallel to zb_embedded_schemas */
 
+/* The schemas inside the cached files were linted when they were loaded and live as long as
+ * the cache, so validating against them skips the lint and reuses compiled patterns. Other
+ * schemas (tests build their own) are linted and compiled on every call: their addresses may
+ * be reused after they are freed, so nothing may be remembered about them. */
+#define MAX_TRUSTED 64
+static const json_t *trusted[MAX_TRUSTED];
+static size_t n_trusted;
+
+struct compiled {
+	const json_t *pattern; /* a "pattern" string inside a trusted schema */
+	regex_t re;
+};
+#define MAX_COMPILED 64
+static struct compiled compiled[MAX_COMPILED];
+static size_t n_compiled;
+
+static bool is_trusted(const json_t *schema)
+{
+	bool found = false;
+	pthread_mutex_lock(&cache_lock);
+	for (size_t i = 0; i < n_trusted && !found; i++)
+		found = trusted[i] == schema;
+	pthread_mutex_unlock(&cache_lock);
+	return found;
+}
+
+/* A compiled pattern of a trusted schema, compiled once; NULL when the table is full (the
+ * caller compiles a private copy then). */
+static const regex_t *compiled_pattern(const json_t *pattern)
+{
+	const regex_t *re = NULL;
+	pthread_mutex_lock(&cache_lock);
+	for (size_t i = 0; i < n_compiled && !re; i++)
+		if (compiled[i].pattern == pattern)
+			re = &compiled[i].re;
+	if (!re && n_compiled < MAX_COMPILED &&
+	    regcomp(&compiled[n_compiled].re, json_string_value(pattern), REG_EXTENDED) == 0) {
+		compiled[n_compiled].pattern = pattern;
+		re = &compiled[n_compiled++].re;
+	}
+	pthread_mutex_unlock(&cache_lock);
+	return re;
+}
+
 static _Noreturn void build_bug(const char *name, const char *what)
 {
 	/* The files are compiled in, so no input can cause this: only a broken schemas/ file
@@ -463,6 +507,8 @@ static json_t *load(const struct zb_embedded_file *f)
 		char *msg = NULL;
 		if (parts[i] && lint(parts[i], &msg) < 0)
 			build_bug(f->name, msg);
+		if (parts[i] && n_trusted < MAX_TRUSTED)
+			trusted[n_trusted++] = parts[i];
 	}
 	return doc;
 }
@@ -493,6 +539,10 @@ void zb_schema_cache_free(void)
 		free(cache);
 		cache = NULL;
 	}
+	for (size_t i = 0; i < n_compiled; i++)
+		regfree(&compiled[i].re);
+	n_compiled = 0;
+	n_trusted = 0;
 	pthread_mutex_unlock(&cache_lock);
 }
 
@@ -500,6 +550,7 @@ void zb_schema_cache_free(void)
 
 struct ctx {
 	const json_t *root; /* for $ref */
+	bool trusted;	    /* root is a schema of the cached files */
 	struct buf path;    /* "arguments.edits[0]" */
 	char *msg;	    /* the failure, "path: what is wrong" */
 	unsigned depth;
@@ -796,14 +847,18 @@ static int check_string(struct ctx *c, const json_t *schema, const json_t *inst)
 	const json_t *pattern = json_object_get(schema, "pattern");
 	if (!pattern)
 		return 0;
-	regex_t re;
-	char why[128];
-	if (compile_pattern(&re, json_string_value(pattern), why, sizeof(why)) < 0)
-		abort(); /* the lint compiled it a moment ago */
+	regex_t own;
+	const regex_t *re = c->trusted ? compiled_pattern(pattern) : NULL;
+	if (!re) {
+		char why[128];
+		if (compile_pattern(&own, json_string_value(pattern), why, sizeof(why)) < 0)
+			abort(); /* the lint compiled it a moment ago */
+	}
 	/* REG_STARTEND lets a string with a NUL inside be matched as a whole. */
 	regmatch_t m[1] = {{.rm_so = 0, .rm_eo = (regoff_t)len}};
-	int r = regexec(&re, s, 1, m, REG_STARTEND);
-	regfree(&re);
+	int r = regexec(re ? re : &own, s, 1, m, REG_STARTEND);
+	if (!re)
+		regfree(&own);
 	if (r == 0)
 		return 0;
 	struct buf b = {0};
@@ -1135,11 +1190,12 @@ int zb_schema_validate(const json_t *schema, const json_t *instance, const char 
 	if (!schema || !instance)
 		return zb_error_set(err, ZB_ERR_INTERNAL, EINVAL, "schema: nothing to validate");
 
+	bool trusted_schema = is_trusted(schema);
 	_cleanup_free_ char *bad = NULL;
-	if (lint(schema, &bad) < 0)
+	if (!trusted_schema && lint(schema, &bad) < 0)
 		return zb_error_set(err, ZB_ERR_INTERNAL, EINVAL, "schema: %s", bad);
 
-	struct ctx c = {.root = schema};
+	struct ctx c = {.root = schema, .trusted = trusted_schema};
 	if (root)
 		buf_str(&c.path, root);
 	int r = check(&c, schema, instance);

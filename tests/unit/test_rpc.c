@@ -166,6 +166,52 @@ static void test_json_text_repairs(void **state)
 	json_decref(j);
 }
 
+/* zb_json_dumps must write exactly what jansson writes, for every kind of value. */
+static void test_dumps_matches_jansson(void **state)
+{
+	static const char *const docs[] = {
+		"{}",
+		"[]",
+		"\"\"",
+		"null",
+		"[true,false,null,0,-1,9223372036854775807,-9223372036854775808]",
+		"[0.5,1e300,-2.25,100.0,1.0e-7,3.141592653589793]",
+		"{\"a\":{\"b\":[1,{\"c\":\"d\"}]},\"e\":\"\"}",
+		"\"quote \\\" backslash \\\\ slash / nl \\n cr \\r tab \\t bs \\b ff \\f\"",
+		"\"ctl \\u0001 \\u001f nul \\u0000 del \\u007f\"",
+		"\"utf-8 \\u00e9 \\u20ac \\ud83d\\ude00 \\u2028\"",
+		"{\"k\\n\\\"ey\":\"v\"}",
+	};
+	for (size_t i = 0; i < sizeof(docs) / sizeof(docs[0]); i++) {
+		json_error_t je;
+		json_t *v = json_loads(docs[i], JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
+		assert_non_null(v);
+		char *want = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+		size_t len;
+		char *got = zb_json_dumps(v, &len);
+		assert_int_equal(len, strlen(want));
+		assert_memory_equal(got, want, len);
+		free(want);
+		free(got);
+		json_decref(v);
+	}
+	/* A large string with escapes throughout. */
+	size_t n = 1 << 20;
+	char *big = malloc(n);
+	for (size_t i = 0; i < n; i++)
+		big[i] = (char)(i % 97 == 0 ? '\n' : i % 89 == 0 ? '"' : 'a' + (char)(i % 26));
+	json_t *v = json_stringn(big, n);
+	char *want = json_dumps(v, JSON_ENCODE_ANY);
+	size_t len;
+	char *got = zb_json_dumps(v, &len);
+	assert_int_equal(len, strlen(want));
+	assert_memory_equal(got, want, len);
+	free(want);
+	free(got);
+	free(big);
+	json_decref(v);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -178,6 +224,7 @@ int main(void)
 		cmocka_unit_test(test_eof_drops_oversize_tail),
 		cmocka_unit_test(test_envelopes),
 		cmocka_unit_test(test_json_text_repairs),
+		cmocka_unit_test(test_dumps_matches_jansson),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
