@@ -10,6 +10,8 @@
 #include <sys/stat.h>
 #include <yaml.h>
 
+#include "approval.h"
+
 /* The config is read in two passes: libyaml's events become a small tree of nodes that keep
  * their marks, then the tree is checked and copied into struct zb_config. Building the tree
  * first lets every check point at the exact place in the file, and keeps the YAML-level rules
@@ -1470,6 +1472,58 @@ static int parse_root(struct loader *ld, const struct node *root, struct zb_conf
 /* ---------------------------------------------------------------------------------------- */
 /* Loading */
 
+static int read_file(const char *path, char **ret, size_t *ret_len, struct zb_error **err);
+
+/* The learned file (approval.learned): {approval: {rules: [...]}}, written by the approval
+ * layer from "always" answers. A missing file holds no rules yet. */
+static int load_learned(struct zb_config *cfg, struct zb_error **err)
+{
+	const char *path = cfg->approval.learned;
+	_cleanup_free_ char *text = NULL;
+	size_t len = 0;
+	struct zb_error *e = NULL;
+	if (read_file(path, &text, &len, &e) < 0) {
+		if (e->errnum == ENOENT) {
+			zb_error_free(e);
+			return 0;
+		}
+		zb_error_prefix(&e, "approval.learned");
+		if (err)
+			*err = e;
+		else
+			zb_error_free(e);
+		return -1;
+	}
+	_cleanup_free_ char *dir = zb_xstrdup(path);
+	char *slash = strrchr(dir, '/');
+	if (slash)
+		*slash = '\0';
+	struct loader ld = {.name = path, .dir = dir, .text = text, .len = len, .err = err};
+	if (!yaml_parser_initialize(&ld.parser))
+		abort();
+	yaml_parser_set_input_string(&ld.parser, (const unsigned char *)text, len);
+	_cleanup_(node_freep) struct node *root = NULL;
+	int r = read_document(&ld, &root);
+	yaml_parser_delete(&ld.parser);
+	if (r < 0 || !root)
+		return -1;
+	static const char *const top[] = {"approval"}, *const inner[] = {"rules"};
+	struct field f[1], g[1];
+	if (map_fields(&ld, root, "the learned file", top, 1, f) < 0)
+		return -1;
+	if (!f[0].value || map_fields(&ld, f[0].value, "approval", inner, 1, g) < 0)
+		return f[0].value ? -1 : 0;
+	if (!g[0].value)
+		return 0;
+	_cleanup_config_ struct zb_config *tmp = config_new();
+	if (parse_rules(&ld, g[0].value, tmp) < 0)
+		return -1;
+	cfg->approval.learned_rules = TAKE_PTR(tmp->approval.rules);
+	cfg->approval.n_learned_rules = tmp->approval.n_rules;
+	tmp->approval.n_rules = 0;
+	return 0;
+}
+
 static struct zb_config *load(const char *text, size_t len, const char *name, const char *dir,
 			      struct zb_error **err)
 {
@@ -1487,6 +1541,12 @@ static struct zb_config *load(const char *text, size_t len, const char *name, co
 	int r = read_document(&ld, &root);
 	yaml_parser_delete(&ld.parser);
 	if (r < 0 || !root || parse_root(&ld, root, cfg) < 0)
+		return NULL;
+	/* The learned rules, then the patterns and their match:/not_match: examples, which only
+	 * the approval layer can judge. */
+	if (cfg->approval.learned && load_learned(cfg, err) < 0)
+		return NULL;
+	if (zb_approval_check_config(cfg, err) < 0)
 		return NULL;
 	return TAKE_PTR(cfg);
 }
@@ -1825,6 +1885,13 @@ void zb_config_free(struct zb_config *cfg)
 		strv_free(r->not_match, r->n_not_match);
 	}
 	free(cfg->approval.rules);
+	for (size_t i = 0; i < cfg->approval.n_learned_rules; i++) {
+		struct zb_rule *r = &cfg->approval.learned_rules[i];
+		strv_free(r->patterns, r->n_patterns);
+		strv_free(r->match, r->n_match);
+		strv_free(r->not_match, r->n_not_match);
+	}
+	free(cfg->approval.learned_rules);
 	for (size_t i = 0; i < cfg->approval.n_tools; i++)
 		free(cfg->approval.tools[i].tool);
 	free(cfg->approval.tools);

@@ -7,6 +7,7 @@
 
 #include "zb-build.h"
 #include "backends/backend.h"
+#include "approval.h"
 #include "config.h"
 #include "log.h"
 #include "mcp.h"
@@ -30,6 +31,8 @@ static const char usage[] =
 	"      --log-level LEVEL      stderr log level: debug info notice warning error "
 	"(default info)\n"
 	"      --check-config FILE    validate a configuration file and exit (0 ok, 2 bad)\n"
+	"      --explain 'COMMAND'    show how the approval rules judge a shell command, and\n"
+	"                             why (each sub-command, which rule), then exit\n"
 	"  -h, --help                 this help\n"
 	"  -V, --version              version and built backends\n";
 
@@ -40,6 +43,7 @@ enum {
 	OPT_MAX_MESSAGE,
 	OPT_LOG_LEVEL,
 	OPT_CHECK_CONFIG,
+	OPT_EXPLAIN,
 };
 
 struct options {
@@ -50,6 +54,7 @@ struct options {
 	const char *backend;
 	const char *max_message;
 	const char *check_config;
+	const char *explain;
 };
 
 struct app {
@@ -83,6 +88,7 @@ static void parse_args(int argc, char **argv, struct options *o)
 		{"max-message", required_argument, NULL, OPT_MAX_MESSAGE},
 		{"log-level", required_argument, NULL, OPT_LOG_LEVEL},
 		{"check-config", required_argument, NULL, OPT_CHECK_CONFIG},
+		{"explain", required_argument, NULL, OPT_EXPLAIN},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{0},
@@ -122,6 +128,9 @@ static void parse_args(int argc, char **argv, struct options *o)
 		}
 		case OPT_CHECK_CONFIG:
 			o->check_config = optarg;
+			break;
+		case OPT_EXPLAIN:
+			o->explain = optarg;
 			break;
 		case 'h':
 			fputs(usage, stdout);
@@ -273,6 +282,14 @@ int main(int argc, char **argv)
 	parse_args(argc, argv, &o);
 	struct zb_config *cfg = load_config(&o);
 	free(o.zones);
+
+	if (o.explain) {
+		char *text = zb_approval_explain(cfg, o.explain);
+		fputs(text, stdout);
+		free(text);
+		zb_config_free(cfg);
+		return 0;
+	}
 
 	if (o.check_config) {
 		printf("%s: ok (%zu zone%s, backend %s)\n", cfg->path, cfg->sandbox.n_zones,

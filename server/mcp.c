@@ -3,6 +3,8 @@
 #include <stdio.h>
 
 #include "zb-build.h"
+#include "approval.h"
+#include "audit.h"
 #include "backends/backend.h"
 #include "log.h"
 #include "rpc.h"
@@ -28,6 +30,8 @@ struct request {
 	char *key; /* the id as compact JSON: string ids and integer ids never collide */
 	struct batch *batch;
 	bool cancelled;
+	uint64_t started_ms;
+	struct zb_verdict verdict; /* the approval layer's, for the audit log */
 	struct zb_tool_call call;
 };
 
@@ -63,6 +67,9 @@ struct zb_server {
 
 	struct outgoing *outgoing;
 	json_int_t next_outgoing_id;
+
+	struct zb_approval *approval;
+	struct zb_audit *audit;
 };
 
 static const char *instructions =
@@ -214,6 +221,7 @@ static void request_free(struct request *r)
 	json_decref(r->id);
 	json_decref((json_t *)r->call.args);
 	json_decref((json_t *)r->call.progress_token);
+	zb_verdict_clear(&r->verdict);
 	free(r->key);
 	free(r);
 }
@@ -236,6 +244,8 @@ static void request_complete(struct request *r, json_t *result)
 {
 	struct zb_server *srv = r->srv;
 	request_unlink(srv, r);
+	zb_audit_call(srv->audit, r->id, &r->call, &r->verdict, result,
+		      uv_now(srv->loop) - r->started_ms);
 	if (r->cancelled || srv->shutting_down) {
 		/* The client no longer waits for this (notifications/cancelled): no reply. */
 		json_decref(result);
@@ -379,6 +389,16 @@ static char *id_key(const json_t *id)
 	return json_dumps(id, JSON_ENCODE_ANY | JSON_COMPACT);
 }
 
+/* Every call passes the approval layer (which may wait for a person) before its tool runs. */
+static void approved(struct zb_tool_call *call, struct zb_error *err)
+{
+	if (err) {
+		zb_tool_call_fail(call, err, NULL);
+		return;
+	}
+	call->tool->call(call);
+}
+
 static void tools_call(struct zb_server *srv, struct batch *b, const json_t *id,
 		       const json_t *params)
 {
@@ -466,7 +486,13 @@ static void tools_call(struct zb_server *srv, struct batch *b, const json_t *id,
 	srv->n_requests++;
 	if (b)
 		b->pending++;
-	tool->call(&r->call);
+	r->started_ms = uv_now(srv->loop);
+	struct zb_error *aerr = NULL;
+	if (zb_audit_check(srv->audit, &aerr) < 0) {
+		zb_tool_call_fail(&r->call, aerr, NULL);
+		return;
+	}
+	zb_approval_begin(srv->approval, &r->call, &r->verdict, approved);
 }
 
 /* ---------------------------------------------------------------- lifecycle */
@@ -800,6 +826,8 @@ struct zb_server *zb_server_new(uv_loop_t *loop, struct zb_config *cfg, zb_send_
 	srv->send_ud = send_ud;
 	srv->tool_list = build_tool_list(cfg->tools.underscore);
 	srv->client_capabilities = json_object();
+	srv->approval = zb_approval_new(srv);
+	srv->audit = zb_audit_open(loop, cfg->audit.path);
 	return srv;
 }
 
@@ -904,6 +932,7 @@ void zb_server_shutdown(struct zb_server *srv, void (*done)(void *arg), void *ar
 		next = r->next;
 		cancel_request(r);
 	}
+	zb_approval_shutdown(srv->approval);
 	maybe_shutdown_done(srv);
 }
 
@@ -913,6 +942,8 @@ void zb_server_free(struct zb_server *srv)
 		return;
 	json_decref(srv->tool_list);
 	json_decref(srv->client_capabilities);
+	zb_approval_free(srv->approval);
+	zb_audit_free(srv->audit);
 	zb_config_free(srv->cfg);
 	free(srv);
 }

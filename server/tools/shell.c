@@ -8,7 +8,6 @@
 #include <stdio.h>
 
 #include "backends/backend.h"
-#include "../approval.h"
 #include "../log.h"
 #include "../rpc.h"
 
@@ -417,11 +416,8 @@ void zb_tool_shell_run(struct zb_tool_call *call)
 		zb_tool_call_fail(call, err, NULL);
 		return;
 	}
-	const char *reason_rule = NULL;
-	if (zb_approval_check(call->srv, call, &reason_rule, &err) < 0) {
-		zb_tool_call_fail(call, err, NULL);
-		return;
-	}
+	/* Approval ran before this (mcp.c, zb_approval_begin): it may have waited for a person,
+	 * and a call that was not allowed never gets here. */
 
 	struct shell *sh = zb_xcalloc(1, sizeof(*sh));
 	sh->call = call;

@@ -17,6 +17,9 @@ approval:
   rules:
     - {deny: ["rm"]}
     - {allow: ["echo", "sleep", "spew", "hex", "cat", "env", "pwd", "crash", "exit", "stderr"]}
+    # Call env variables count as assignments in front of the command: only a rule that
+    # names them allows it.
+    - {allow: ["FOO=bar env"]}
 """
 
 
@@ -166,11 +169,14 @@ def test_approval_refusals(nullsrv):
     s = nullsrv()
     r = s.call("shell.run", {"argv": ["rm", "-rf", "/work"]})
     assert r["result"]["isError"] and "denied" in r["result"]["content"][0]["text"]
+    # Each simple command is judged: the denied one denies the whole call.
     r = s.call("shell.run", {"command": "echo hi; rm -rf /work"})
     text = r["result"]["content"][0]["text"]
-    assert r["result"]["isError"] and "approval" in text and "approval.default" in text
+    assert r["result"]["isError"] and "denied" in text and "`rm -rf /work`" in text
     r = s.call("shell.run", {"argv": ["unknown-cmd"]})
-    assert r["result"]["isError"] and "No allow rule" in r["result"]["content"][0]["text"]
+    text = r["result"]["content"][0]["text"]
+    assert r["result"]["isError"] and "no allow rule matches" in text
+    assert "approval.default is ask" in text and "no approver is configured" in text
     assert structured(s.call("shell.run", {"command": "echo plain words"}))["stdout"] == "plain words\n"
 
 
