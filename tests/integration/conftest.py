@@ -19,6 +19,8 @@ BIN = os.path.abspath(os.environ.get("ZONEBOX_BIN", os.path.join(TOP, "build", "
 class Server:
     def __init__(self, args=(), config=None, cwd=None, env=None, prefix=()):
         self.tmp = tempfile.TemporaryDirectory(prefix="zb-it-")
+        # Readable by the unprivileged user a `prefix` (setpriv) may switch to.
+        os.chmod(self.tmp.name, 0o755)
         argv = [*prefix, BIN, "--log-level", "warning", *args]
         if config is not None:
             path = os.path.join(self.tmp.name, "zonebox.yaml")

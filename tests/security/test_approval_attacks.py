@@ -259,8 +259,8 @@ def test_case30_explain_names_the_hidden_command(tmp_path):
     assert "verdict: deny" in out.stdout
 
 
-def namespace_usable(server_factory, work):
-    s = server_factory(config=NS_CONFIG % {"work": work})
+def namespace_usable(server_factory, work, prefix=()):
+    s = server_factory(config=NS_CONFIG % {"work": work}, prefix=prefix)
     s.initialize()
     r = s.call("shell.run", {"argv": ["ls", "/work"]})
     if r["result"]["isError"]:
@@ -280,14 +280,20 @@ approval:
 """
 
 
-def test_case30_in_the_namespace_sandbox(server_factory):
+@pytest.mark.parametrize("user", ["root", "nobody"])
+def test_case30_in_the_namespace_sandbox(server_factory, user):
+    prefix = ()
+    if user == "nobody":
+        if os.getuid() != 0 or not shutil.which("setpriv"):
+            pytest.skip("running as uid 65534 needs root and setpriv")
+        prefix = ("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups")
     work = tempfile.mkdtemp(prefix="zb-approval-canary-")
     try:
         canary = os.path.join(work, "canary")
         with open(canary, "w") as f:
             f.write("still here")
         os.chmod(work, 0o777)
-        s = namespace_usable(server_factory, work)
+        s = namespace_usable(server_factory, work, prefix)
         for cmd in ATTACKS[:60]:
             assert refused(s.call("shell.run", {"command": cmd})), cmd
         assert open(canary).read() == "still here"
