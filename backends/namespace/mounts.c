@@ -29,6 +29,29 @@ static const char *const etc_files[] = {"ld.so.cache", "ld.so.conf", "ssl/openss
  * uid 0 without capabilities, sysrq. */
 static const char *const proc_ro[] = {"sys", "sysrq-trigger", "irq", "bus", "fs"};
 static const char *const dev_nodes[] = {"null", "zero", "full", "random", "urandom", "tty"};
+/* Files of /proc that describe the kernel's memory and state to anyone who can read them:
+ * physical page flags and counts (kpage*: which physical pages hold what, the groundwork of
+ * Rowhammer and page-cache attacks), the slab allocator's state (slabinfo: heap grooming for
+ * kernel exploits), kernel memory itself (kcore), the host's timers and scheduler (timer_list,
+ * sched_debug, latency_stats: other tenants' activity) and keys. uid 0 in a root-mode sandbox
+ * owns them and needs no capability to read several of them. A read-only bind of /dev/null
+ * over each reads as empty, as Docker's masked paths do. */
+static const char *const proc_masked[] = {
+	"kcore",    "keys",	  "kpagecount",	 "kpageflags",	"kpagecgroup",
+	"slabinfo", "timer_list", "timer_stats", "sched_debug", "latency_stats"};
+/* Folders with host hardware details and, in /proc/acpi/wakeup and /proc/scsi/scsi, files a
+ * uid 0 without capabilities could write: an empty read-only tmpfs over each. */
+static const char *const proc_masked_dirs[] = {"acpi", "asound", "scsi"};
+
+/* tmpfs limits. Without size= a tmpfs may take half the host's RAM; its pages count against
+ * the sandbox's memory limit, and in a persistent session they stay there: a /tmp as large as
+ * the limit would leave every later command out of memory. /tmp takes at most half the limit
+ * and /dev/shm a quarter. nr_inodes: empty files and folders take no pages but kernel memory,
+ * so they are bounded too, at one inode per 2 KiB of size. */
+#define TMP_SIZE	 (256ull << 20)
+#define SHM_SIZE	 (16ull << 20)
+#define ZONE_TMPFS_SIZE	 (64ull << 20)
+#define TMPFS_INODE_SIZE 2048ull
 
 static int clone_tree(const char *path, unsigned flags)
 {
@@ -39,6 +62,33 @@ static int set_attr(int tree, uint64_t attr)
 {
 	struct mount_attr a = {.attr_set = attr};
 	return mount_setattr(tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &a, sizeof(a));
+}
+
+/* openat2 without following any symbolic link; with RESOLVE_BENEATH when `dir` is not
+ * AT_FDCWD. With O_NOFOLLOW and O_PATH a link as the last component is opened itself (callers
+ * check the type); a link anywhere before it fails with ELOOP. */
+static int open_nofollow(int dir, const char *path, uint64_t flags)
+{
+	struct open_how how = {.flags = flags | O_CLOEXEC,
+			       .resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS};
+	if (dir != AT_FDCWD)
+		how.resolve |= RESOLVE_BENEATH;
+	return (int)syscall(SYS_openat2, dir, path, &how, sizeof(how));
+}
+
+/* tmpfs options with a size and an inode limit to match. */
+static void tmpfs_opts(char *buf, size_t len, const char *mode, uint64_t size)
+{
+	uint64_t inodes = size / TMPFS_INODE_SIZE;
+	snprintf(buf, len, "mode=%s,size=%llu,nr_inodes=%llu", mode, (unsigned long long)size,
+		 (unsigned long long)(inodes < 1024 ? 1024 : inodes));
+}
+
+/* `max`, or `share` of the memory limit when that is smaller. */
+static uint64_t tmpfs_size(const struct sb_spec *spec, uint64_t max, unsigned share)
+{
+	uint64_t part = spec->memory / share;
+	return spec->memory && part < max ? (part ? part : 4096) : max;
 }
 
 /* Attach a detached tree at `dst` (relative to the staging root, created as a folder or an
@@ -152,17 +202,32 @@ static bool rootfs_skip(const char *name)
 }
 
 /* A rootfs folder replaces the host's system folders: each of its top-level folders is bound
- * read-only, its symlinks are re-created, and its own /etc is used as it is. */
+ * read-only, its symlinks are re-created, and its own /etc is used as it is.
+ * Attack: as for zones (capture_zone), the rootfs or one of its folders replaced by a symbolic
+ * link after the configuration was loaded would mount wherever the link points. The rootfs is
+ * opened without following links and every entry is looked at and cloned through handles
+ * beneath it, never through a path that could be swapped in between. */
 static int capture_rootfs(const char *rootfs, struct captured *c, struct zb_error **err)
 {
-	DIR *d = opendir(rootfs);
-	if (!d)
+	int root = open_nofollow(AT_FDCWD, rootfs, O_RDONLY | O_DIRECTORY);
+	if (root < 0)
+		return zb_error_set(err, ZB_ERR_INTERNAL, errno, "rootfs %s: %s%s", rootfs,
+				    strerror(errno),
+				    errno == ELOOP ? " (it is, or goes through, a symbolic link: "
+						     "it was replaced after the configuration was "
+						     "loaded)"
+						   : "");
+	DIR *d = fdopendir(root);
+	if (!d) {
+		close(root);
 		return zb_error_set(err, ZB_ERR_INTERNAL, errno, "rootfs %s: %s", rootfs,
 				    strerror(errno));
+	}
 	size_t cap = 32;
 	c->rootfs_names = zb_xcalloc(cap, sizeof(char *));
 	c->rootfs_trees = zb_xcalloc(cap, sizeof(int));
 	struct dirent *e;
+	int r = 0;
 	while ((e = readdir(d))) {
 		if (rootfs_skip(e->d_name))
 			continue;
@@ -171,10 +236,15 @@ static int capture_rootfs(const char *rootfs, struct captured *c, struct zb_erro
 			c->rootfs_names = zb_xrealloc(c->rootfs_names, cap * sizeof(char *));
 			c->rootfs_trees = zb_xrealloc(c->rootfs_trees, cap * sizeof(int));
 		}
-		char path[4096], target[4096];
-		snprintf(path, sizeof(path), "%s/%s", rootfs, e->d_name);
-		ssize_t n = readlink(path, target, sizeof(target) - 1);
-		if (n > 0) {
+		_cleanup_close_ int fd = open_nofollow(root, e->d_name, O_PATH | O_NOFOLLOW);
+		struct stat st;
+		if (fd < 0 || fstat(fd, &st) < 0)
+			continue;
+		if (S_ISLNK(st.st_mode)) {
+			char target[4096];
+			ssize_t n = readlinkat(fd, "", target, sizeof(target) - 1);
+			if (n <= 0)
+				continue;
 			target[n] = '\0';
 			/* "name=target": re-created as a symlink. */
 			c->rootfs_trees[c->n_rootfs] = -1;
@@ -182,20 +252,46 @@ static int capture_rootfs(const char *rootfs, struct captured *c, struct zb_erro
 			c->n_rootfs++;
 			continue;
 		}
-		struct stat st;
-		if (lstat(path, &st) < 0 || !S_ISDIR(st.st_mode))
+		if (!S_ISDIR(st.st_mode))
 			continue;
-		int t = clone_tree(path, AT_RECURSIVE);
+		int t = (int)open_tree(
+			fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | AT_RECURSIVE);
 		if (t < 0) {
-			closedir(d);
-			return zb_error_set(err, ZB_ERR_INTERNAL, errno, "open_tree %s: %s", path,
-					    strerror(errno));
+			r = zb_error_set(err, ZB_ERR_INTERNAL, errno, "open_tree %s/%s: %s", rootfs,
+					 e->d_name, strerror(errno));
+			break;
 		}
 		c->rootfs_names[c->n_rootfs] = zb_xstrdup(e->d_name);
 		c->rootfs_trees[c->n_rootfs++] = t;
 	}
 	closedir(d);
-	return 0;
+	return r;
+}
+
+/* A zone's host folder as a detached tree.
+ * Attack: the server made the host path canonical when it loaded the configuration; a folder
+ * on that path replaced by a symbolic link since (by a command in another zone, or anyone
+ * else who can write there) would otherwise be followed and mount wherever it points, the
+ * host's / or /etc included, read-write for a rw zone. The path is opened without following
+ * any link, and the tree is cloned from that very handle. */
+static int capture_zone(const struct sb_zone *z, struct zb_error **err)
+{
+	_cleanup_close_ int fd = open_nofollow(AT_FDCWD, z->host_path, O_PATH | O_DIRECTORY);
+	if (fd < 0 && errno == ELOOP)
+		return zb_error_set(err, ZB_ERR_INTERNAL, errno,
+				    "zone %s: host folder %s is, or goes through, a symbolic link "
+				    "(it was replaced after the configuration was loaded); put the "
+				    "real folder back or reload the configuration",
+				    z->name, z->host_path);
+	int tree = fd < 0 ? -1
+			  : (int)open_tree(fd, "",
+					   OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH |
+						   AT_RECURSIVE);
+	if (tree < 0)
+		return zb_error_set(err, ZB_ERR_INTERNAL, errno,
+				    "zone %s: cannot mount host folder %s: %s", z->name,
+				    z->host_path, strerror(errno));
+	return tree;
 }
 
 static int build_etc(const struct sb_spec *spec, const struct captured *c, struct zb_error **err)
@@ -254,11 +350,20 @@ static int build_etc(const struct sb_spec *spec, const struct captured *c, struc
 	return 0;
 }
 
-static int build_dev(struct zb_error **err)
+static int build_dev(const struct sb_spec *spec, struct zb_error **err)
 {
+	char shm_opts[96];
+	tmpfs_opts(shm_opts, sizeof(shm_opts), "1777", tmpfs_size(spec, SHM_SIZE, 4));
 	if (mkdir("dev", 0755) < 0 ||
 	    mount("tmpfs", "dev", "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755,size=64k") < 0)
 		return zb_error_set(err, ZB_ERR_INTERNAL, errno, "mount /dev: %s", strerror(errno));
+	if (mkdir("dev/pts", 0755) < 0 || mkdir("dev/shm", 01777) < 0 ||
+	    symlink("pts/ptmx", "dev/ptmx") < 0 || symlink("/proc/self/fd", "dev/fd") < 0 ||
+	    symlink("/proc/self/fd/0", "dev/stdin") < 0 ||
+	    symlink("/proc/self/fd/1", "dev/stdout") < 0 ||
+	    symlink("/proc/self/fd/2", "dev/stderr") < 0)
+		return zb_error_set(err, ZB_ERR_INTERNAL, errno, "folders and symlinks in /dev: %s",
+				    strerror(errno));
 	for (size_t i = 0; i < ZB_ARRAY_SIZE(dev_nodes); i++) {
 		char src[32], dst[32];
 		snprintf(src, sizeof(src), "/dev/%s", dev_nodes[i]);
@@ -270,25 +375,25 @@ static int build_dev(struct zb_error **err)
 			return zb_error_set(err, ZB_ERR_INTERNAL, errno, "bind %s: %s", src,
 					    strerror(errno));
 	}
-	if (mkdir("dev/pts", 0755) < 0 ||
-	    mount("devpts", "dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
+	/* Read-only, the tmpfs and every node bound into it, in one call (before devpts and
+	 * /dev/shm, which stay writable, are mounted):
+	 * - the tmpfs: nothing new can appear in /dev; attack = device nodes or FIFOs planted
+	 *   for others.
+	 * - the nodes: each bind is the host's own inode, and uid 0 in a root-mode sandbox owns
+	 *   it; attack = `chmod 0 /dev/null` or `touch` changing the host's node. Read-only
+	 *   refuses those with EROFS; reading and writing a device node are not writes to the
+	 *   file system and still work. */
+	struct mount_attr ro = {.attr_set =
+					MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC};
+	if (mount_setattr(AT_FDCWD, "dev", AT_RECURSIVE, &ro, sizeof(ro)) < 0)
+		return zb_error_set(err, ZB_ERR_INTERNAL, errno, "read-only /dev: %s",
+				    strerror(errno));
+	if (mount("devpts", "dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
 		  "newinstance,ptmxmode=0666,mode=0620") < 0)
 		return zb_error_set(err, ZB_ERR_INTERNAL, errno, "mount /dev/pts: %s",
 				    strerror(errno));
-	if (mkdir("dev/shm", 01777) < 0 ||
-	    mount("tmpfs", "dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777") < 0)
+	if (mount("tmpfs", "dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, shm_opts) < 0)
 		return zb_error_set(err, ZB_ERR_INTERNAL, errno, "mount /dev/shm: %s",
-				    strerror(errno));
-	if (symlink("pts/ptmx", "dev/ptmx") < 0 || symlink("/proc/self/fd", "dev/fd") < 0 ||
-	    symlink("/proc/self/fd/0", "dev/stdin") < 0 ||
-	    symlink("/proc/self/fd/1", "dev/stdout") < 0 ||
-	    symlink("/proc/self/fd/2", "dev/stderr") < 0)
-		return zb_error_set(err, ZB_ERR_INTERNAL, errno, "symlinks in /dev: %s",
-				    strerror(errno));
-	/* Nothing new can appear in /dev: attack = device nodes or FIFOs planted for others. */
-	if (mount(NULL, "dev", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NOEXEC,
-		  NULL) < 0)
-		return zb_error_set(err, ZB_ERR_INTERNAL, errno, "read-only /dev: %s",
 				    strerror(errno));
 	return 0;
 }
@@ -311,75 +416,134 @@ static int build_proc(struct zb_error **err)
 			return zb_error_set(err, ZB_ERR_INTERNAL, errno, "read-only /%s: %s", p,
 					    strerror(errno));
 	}
+	/* dev/null is the read-only bind build_dev made; a bind takes over its source's mount
+	 * flags, so one mount(2) each. Paths this kernel does not have are skipped. */
+	for (size_t i = 0; i < ZB_ARRAY_SIZE(proc_masked); i++) {
+		char p[32];
+		snprintf(p, sizeof(p), "proc/%s", proc_masked[i]);
+		if (mount("dev/null", p, NULL, MS_BIND, NULL) < 0 && errno != ENOENT)
+			return zb_error_set(err, ZB_ERR_INTERNAL, errno, "mask /%s: %s", p,
+					    strerror(errno));
+	}
+	for (size_t i = 0; i < ZB_ARRAY_SIZE(proc_masked_dirs); i++) {
+		char p[32];
+		snprintf(p, sizeof(p), "proc/%s", proc_masked_dirs[i]);
+		if (mount("tmpfs", p, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+			  "mode=0555,size=4k,nr_inodes=16") < 0 &&
+		    errno != ENOENT)
+			return zb_error_set(err, ZB_ERR_INTERNAL, errno, "mask /%s: %s", p,
+					    strerror(errno));
+	}
 	return 0;
 }
 
-/* Open `rel` beneath the zone without following any symlink, creating missing folders.
- * Attack: a sandboxed process replaces a protected path (or a parent) with a symlink to a
- * writable place, or to a host path, before the next sandbox is built. */
-static int open_protect(int zone, const char *zone_name, const char *rel, struct zb_error **err)
+static int protect_error(struct zb_error **err, int errnum, const char *rel,
+			 const struct sb_zone *z, const char *what)
 {
-	struct open_how how = {.flags = O_PATH | O_CLOEXEC | O_NOFOLLOW,
-			       .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
-					  RESOLVE_NO_MAGICLINKS};
-	int fd = (int)syscall(SYS_openat2, zone, rel, &how, sizeof(how));
-	if (fd >= 0 || errno != ENOENT)
-		goto out;
-	/* Missing: create it as an empty folder (owned by the caller) so that it cannot be
-	 * created as something writable later. */
+	if (errnum == ELOOP || errnum == EXDEV)
+		return zb_error_set(err, ZB_ERR_INTERNAL, errnum,
+				    "protected path '%s' in zone %s is, or goes through, a "
+				    "symbolic link, so it cannot be kept read-only; replace "
+				    "it on the host with the real folder or file",
+				    rel, z->name);
+	return zb_error_set(err, ZB_ERR_INTERNAL, errnum, "protected path '%s' in zone %s: %s", rel,
+			    z->name, what ? what : strerror(errnum));
+}
+
+/* Clone the tree at `fd` and mount it over `fd` itself with `attr`. Returns the new mount's
+ * root (lookups from it see the new mount, lookups from `fd` the one below), or -1. */
+static int bind_over(int fd, uint64_t attr)
+{
+	int tree = (int)open_tree(
+		fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | AT_RECURSIVE);
+	if (tree < 0)
+		return -1;
+	if (set_attr(tree, attr) < 0 ||
+	    move_mount(tree, "", fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0) {
+		int saved = errno;
+		close(tree);
+		errno = saved;
+		return -1;
+	}
+	return tree;
+}
+
+/* Keep `rel` (canonical: spec.c) read-only in the zone mounted from `zone`.
+ *
+ * Attack 1, renaming a parent: the kernel refuses to rename or remove a mount point (EBUSY),
+ * but not the folders above it. With only .git/hooks mounted read-only, `mv .git .git-old &&
+ * mkdir -p .git/hooks && echo ... > .git/hooks/pre-commit` hands the host's git the
+ * attacker's hook. So every folder between the zone's root and the protected path is bound
+ * over itself too (read-write, nosuid, nodev): each is a mount point that cannot be renamed
+ * or removed, and the protected path stays where the host expects it.
+ *
+ * Attack 2, symbolic links: a protected path that is a link, or goes through one, would have
+ * the link mounted read-only while writes through it land wherever it points; and a sandbox
+ * may swap a folder of the path for a link to any host folder while the next sandbox is
+ * built. So the path is walked one component at a time, each opened beneath its parent with
+ * openat2(RESOLVE_NO_SYMLINKS) and O_NOFOLLOW and its type checked on the open handle; a
+ * missing component is created with mkdirat() of that single name in its parent's handle,
+ * which never follows a link (mkdir(2) on an existing link fails with EEXIST, and the link is
+ * then refused). Only a folder or a regular file can be protected. */
+static int protect_path(int zone, const struct sb_zone *z, const char *rel, struct zb_error **err)
+{
 	char buf[1100];
-	snprintf(buf, sizeof(buf), "%s", rel);
-	for (char *p = buf;; p++) {
-		if (*p != '/' && *p != '\0')
-			continue;
-		char saved = *p;
-		*p = '\0';
-		if (mkdirat(zone, buf, 0755) < 0 && errno != EEXIST) {
-			*p = saved;
-			break;
+	if (strlen(rel) >= sizeof(buf))
+		return protect_error(err, ENAMETOOLONG, rel, z, NULL);
+	memcpy(buf, rel, strlen(rel) + 1);
+	_cleanup_close_ int parent = -1; /* the mount root or folder we are in; zone at first */
+	char *save = NULL;
+	for (char *name = strtok_r(buf, "/", &save); name;) {
+		char *next = strtok_r(NULL, "/", &save);
+		int dir = parent >= 0 ? parent : zone;
+		_cleanup_close_ int fd = open_nofollow(dir, name, O_PATH | O_NOFOLLOW);
+		if (fd < 0 && errno == ENOENT) {
+			/* Missing: an empty folder, owned by the caller, so that nothing writable
+			 * can be created at that name later. */
+			if (mkdirat(dir, name, 0755) < 0 && errno != EEXIST)
+				return protect_error(err, errno, rel, z, NULL);
+			fd = open_nofollow(dir, name, O_PATH | O_NOFOLLOW);
 		}
-		*p = saved;
-		if (!saved)
-			break;
+		if (fd < 0)
+			return protect_error(err, errno, rel, z, NULL);
+		struct statx sx;
+		if (statx(fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, STATX_TYPE, &sx) < 0)
+			return protect_error(err, errno, rel, z, NULL);
+		if (S_ISLNK(sx.stx_mode))
+			return protect_error(err, ELOOP, rel, z, NULL);
+		if (next && !S_ISDIR(sx.stx_mode))
+			return protect_error(err, ENOTDIR, rel, z,
+					     "a part of it is not a folder; protect a folder or "
+					     "a regular file");
+		if (!next && !S_ISDIR(sx.stx_mode) && !S_ISREG(sx.stx_mode))
+			return protect_error(err, EINVAL, rel, z,
+					     "it is neither a folder nor a regular file; protect a "
+					     "folder or a regular file");
+		int top;
+		if (!next)
+			top = bind_over(fd, RO_ATTR);
+		else if ((sx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) &&
+			 (sx.stx_attributes & STATX_ATTR_MOUNT_ROOT))
+			top = TAKE_FD(fd); /* a mount point already (another protect path) */
+		else
+			top = bind_over(fd, RW_ATTR);
+		if (top < 0)
+			return zb_error_set(err, ZB_ERR_INTERNAL, errno,
+					    "protect '%s' in zone %s: %s", rel, z->name,
+					    strerror(errno));
+		if (parent >= 0)
+			close(parent);
+		parent = top;
+		name = next;
 	}
-	fd = (int)syscall(SYS_openat2, zone, rel, &how, sizeof(how));
-out:
-	if (fd < 0) {
-		if (errno == ELOOP || errno == EXDEV)
-			return zb_error_set(
-				err, ZB_ERR_INTERNAL, errno,
-				"protected path '%s' in zone %s is, or goes through, a "
-				"symbolic link, so it cannot be kept read-only; replace "
-				"it on the host with the real folder or file",
-				rel, zone_name);
-		return zb_error_set(err, ZB_ERR_INTERNAL, errno,
-				    "protected path '%s' in zone %s: %s", rel, zone_name,
-				    strerror(errno));
-	}
-	return fd;
+	return 0;
 }
 
 static int protect(int zone, const struct sb_zone *z, struct zb_error **err)
 {
-	for (size_t i = 0; i < z->n_protect; i++) {
-		int fd = open_protect(zone, z->name, z->protect[i], err);
-		if (fd < 0)
+	for (size_t i = 0; i < z->n_protect; i++)
+		if (protect_path(zone, z, z->protect[i], err) < 0)
 			return -1;
-		int tree = (int)open_tree(
-			fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | AT_RECURSIVE);
-		int r = tree < 0 ? -1 : set_attr(tree, RO_ATTR);
-		if (r == 0)
-			r = move_mount(tree, "", fd, "",
-				       MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH);
-		int saved = errno;
-		if (tree >= 0)
-			close(tree);
-		close(fd);
-		if (r < 0)
-			return zb_error_set(err, ZB_ERR_INTERNAL, saved,
-					    "protect '%s' in zone %s: %s", z->protect[i], z->name,
-					    strerror(saved));
-	}
 	return 0;
 }
 
@@ -388,9 +552,8 @@ static int build_zones(const struct sb_spec *spec, const struct captured *c, str
 	for (size_t i = 0; i < spec->n_zones; i++) {
 		const struct sb_zone *z = &spec->zones[i];
 		if (z->mode == SB_ZONE_TMPFS) {
-			char opts[64];
-			snprintf(opts, sizeof(opts), "mode=0755,size=%llu",
-				 (unsigned long long)(z->size ? z->size : 64ull << 20));
+			char opts[96];
+			tmpfs_opts(opts, sizeof(opts), "0755", z->size ? z->size : ZONE_TMPFS_SIZE);
 			if (mkdir(z->name, 0755) < 0 ||
 			    mount("tmpfs", z->name, "tmpfs", MS_NOSUID | MS_NODEV, opts) < 0)
 				return zb_error_set(err, ZB_ERR_INTERNAL, errno,
@@ -435,11 +598,9 @@ int sb_mounts_build(const struct sb_spec *spec, struct zb_error **err)
 		c.zone_trees[i] = -1;
 		if (z->mode == SB_ZONE_TMPFS)
 			continue;
-		c.zone_trees[i] = clone_tree(z->host_path, AT_RECURSIVE);
+		c.zone_trees[i] = capture_zone(z, err);
 		if (c.zone_trees[i] < 0)
-			return zb_error_set(err, ZB_ERR_INTERNAL, errno,
-					    "zone %s: cannot mount host folder %s: %s", z->name,
-					    z->host_path, strerror(errno));
+			return -1;
 	}
 
 	if (mount("tmpfs", STAGE, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=16m") < 0)
@@ -478,10 +639,13 @@ int sb_mounts_build(const struct sb_spec *spec, struct zb_error **err)
 		if (build_etc(spec, &c, err) < 0)
 			return -1;
 	}
-	if (build_dev(err) < 0 || build_proc(err) < 0)
+	/* build_proc masks files with build_dev's /dev/null: in this order. */
+	if (build_dev(spec, err) < 0 || build_proc(err) < 0)
 		return -1;
+	char tmp_opts[96];
+	tmpfs_opts(tmp_opts, sizeof(tmp_opts), "1777", tmpfs_size(spec, TMP_SIZE, 2));
 	if (mkdir("tmp", 01777) < 0 ||
-	    mount("tmpfs", "tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777") < 0)
+	    mount("tmpfs", "tmp", "tmpfs", MS_NOSUID | MS_NODEV, tmp_opts) < 0)
 		return zb_error_set(err, ZB_ERR_INTERNAL, errno, "mount /tmp: %s", strerror(errno));
 	if (build_zones(spec, &c, err) < 0)
 		return -1;

@@ -21,19 +21,22 @@ static bool zone_name_ok(const char *name)
 	return true;
 }
 
-/* A protect path must stay inside its zone: relative, no "..", nothing empty. */
+/* A protect path must stay inside its zone: relative, no "..". It also comes canonical (the
+ * server stores it so): no "." and no empty component, so that mounts.c, which walks it one
+ * component at a time, takes its last component for the protected file or folder itself. */
 static bool protect_ok(const char *p)
 {
 	if (!p[0] || p[0] == '/' || strlen(p) > 1024)
 		return false;
-	for (const char *s = p; *s;) {
+	for (const char *s = p;; s++) {
 		const char *e = strchrnul(s, '/');
 		size_t n = (size_t)(e - s);
-		if (n == 2 && s[0] == '.' && s[1] == '.')
+		if (n == 0 || (n == 1 && s[0] == '.') || (n == 2 && s[0] == '.' && s[1] == '.'))
 			return false;
-		s = *e ? e + 1 : e;
+		if (!*e)
+			return true;
+		s = e;
 	}
-	return true;
 }
 
 static int parse_zone(json_t *z, struct sb_zone *out, struct zb_error **err)
@@ -77,7 +80,8 @@ static int parse_zone(json_t *z, struct sb_zone *out, struct zb_error **err)
 			if (!json_is_string(p) || !protect_ok(json_string_value(p)))
 				return zb_error_set(err, ZB_ERR_INTERNAL, 0,
 						    "zone %s: protect path #%zu must be a relative "
-						    "path inside the zone without '..'",
+						    "path inside the zone without '.', '..' or "
+						    "empty parts",
 						    name, i + 1);
 			out->protect[out->n_protect++] = zb_xstrdup(json_string_value(p));
 		}

