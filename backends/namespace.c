@@ -1,13 +1,16 @@
 /* The namespace backend's driver, on the server's side (DESIGN.md "Backends"). It starts the
- * sandbox helper (zonebox-sandbox, backends/namespace/) with uv_spawn, talks to it over a
- * SOCK_SEQPACKET socketpair watched by a uv_poll_t (protocol in backends/namespace/proto.h),
- * and hands each command its stdio as pipes passed with SCM_RIGHTS. It never forks and never
- * runs a loop of its own.
+ * sandbox helper (zonebox-sandbox, backends/namespace/) with uv_spawn, once per session, and
+ * asks it for sandboxes. It talks to the helper and to each sandbox over SOCK_SEQPACKET
+ * socketpairs (protocol in backends/namespace/proto.h), watches each sandbox's socket with a
+ * uv_poll_t, and hands each command its stdio as pipes passed with SCM_RIGHTS. It never forks
+ * and never runs a loop of its own.
  *
- * Sessions: `persistent` keeps one helper (one sandbox) per session and sends it one `run`
- * per command; `per-call` starts a fresh helper for each command. A helper that dies (end of
- * file on its socket) fails the commands in flight with session_lost, and the next command
- * starts a new one. */
+ * Sessions: `persistent` keeps one sandbox per session and sends it one `run` per command;
+ * `per-call` gives each command a fresh sandbox that has never run anything. To keep the
+ * building of that sandbox out of the call's latency, one spare is always built ahead: a call
+ * takes it and asks for the next one at once. A sandbox that dies (end of file on its
+ * socket) fails the commands in flight with session_lost, and the next command gets a new
+ * one; a helper that dies is started again by the next command. */
 #include "backend.h"
 
 #include <errno.h>
@@ -27,12 +30,12 @@
 #define NS_FSIZE_LIMIT	(8ull << 30)
 #define NS_NOFILE_LIMIT 4096
 
-struct ns_helper;
+struct ns_box;
 
 struct ns_run {
 	struct ns_run *next;
 	struct zb_session *s;
-	struct ns_helper *h;
+	struct ns_box *box;
 	struct zb_run *run;
 	json_int_t id;
 	uv_pipe_t out, err, in;
@@ -43,17 +46,22 @@ struct ns_run {
 	struct zb_exit status;
 };
 
+/* The session helper: a zonebox-sandbox process that builds the sandboxes. */
 struct ns_helper {
 	struct ns_helper *next;
 	struct zb_session *s;
 	uv_process_t proc;
+	int sock; /* -1 once it is gone */
+};
+
+/* One sandbox: its init's end of the control channel. */
+struct ns_box {
+	struct ns_box *next;
+	struct zb_session *s;
 	uv_poll_t poll;
 	int sock;
-	int open_handles;
-	bool ready, gone, exited;
-	int64_t exit_status;
-	int term_signal;
-	char *error; /* the helper's `error` message */
+	bool ready, gone;
+	char *error; /* the sandbox's `error` message */
 };
 
 struct zb_session {
@@ -61,11 +69,16 @@ struct zb_session {
 	char *helper_path;
 	json_t *spec; /* the spec message, sent to every helper */
 	bool persistent;
-	struct ns_helper *current; /* persistent: the live sandbox, or NULL */
-	struct ns_helper *helpers; /* every helper whose handles are still open */
+	struct ns_helper *helper;  /* the live session helper, or NULL */
+	struct ns_helper *helpers; /* every helper whose process handle is still open */
+	struct ns_box *current;	   /* persistent: the live sandbox, or NULL */
+	struct ns_box *spare;	   /* per-call: the next call's sandbox, or NULL */
+	struct ns_box *boxes;	   /* every sandbox whose poll handle is still open */
 	struct ns_run *runs;
 	json_int_t next_id;
-	json_t *ready; /* the last `ready` message */
+	json_t *ready;		/* the last `ready` message */
+	uv_timer_t spare_timer; /* per-call: asks for the next spare (on_spare_timer) */
+	bool spare_timer_open;
 	bool closing;
 	void (*done)(void *arg);
 	void *done_arg;
@@ -196,6 +209,9 @@ static int ns_session_open(uv_loop_t *loop, const struct zb_config *cfg, struct 
 	s->spec = build_spec(cfg);
 	s->persistent = cfg->sandbox.session == ZB_SESSION_PERSISTENT;
 	s->next_id = 1;
+	uv_timer_init(loop, &s->spare_timer);
+	s->spare_timer.data = s;
+	s->spare_timer_open = true;
 	*ret = s;
 	return 0;
 }
@@ -204,7 +220,7 @@ static int ns_session_open(uv_loop_t *loop, const struct zb_config *cfg, struct 
 
 static void maybe_session_done(struct zb_session *s)
 {
-	if (!s->closing || s->helpers || s->runs)
+	if (!s->closing || s->helpers || s->boxes || s->runs || s->spare_timer_open)
 		return;
 	void (*done)(void *) = s->done;
 	void *arg = s->done_arg;
@@ -263,153 +279,50 @@ static void set_exit_error(struct ns_run *r, bool lost, const char *fmt, ...)
 	r->got_exit = true;
 }
 
-static struct ns_run *find_run(struct zb_session *s, struct ns_helper *h, json_int_t id)
+static struct ns_run *find_run(struct zb_session *s, struct ns_box *b, json_int_t id)
 {
 	for (struct ns_run *r = s->runs; r; r = r->next)
-		if (r->h == h && r->id == id)
+		if (r->box == b && r->id == id)
 			return r;
 	return NULL;
 }
 
-/* ---- the helper ---- */
+/* ---- the session helper ---- */
 
-static void maybe_helper_free(struct ns_helper *h)
+static void on_helper_closed(uv_handle_t *handle)
 {
-	if (h->open_handles > 0)
-		return;
+	struct ns_helper *h = handle->data;
 	struct zb_session *s = h->s;
 	for (struct ns_helper **p = &s->helpers; *p; p = &(*p)->next)
 		if (*p == h) {
 			*p = h->next;
 			break;
 		}
-	free(h->error);
 	free(h);
 	maybe_session_done(s);
 }
 
-static void on_helper_handle_closed(uv_handle_t *handle)
-{
-	struct ns_helper *h = handle->data;
-	h->open_handles--;
-	maybe_helper_free(h);
-}
-
-/* The sandbox is gone (socket end of file) or failed to start (`error`): every command
- * still running on it fails. Their pipes reach end of file on their own, because every
- * process that held them died with the sandbox. */
+/* Closing its socket is the helper's shutdown signal: it kills every sandbox it built,
+ * removes their cgroups and exits. */
 static void helper_gone(struct ns_helper *h)
 {
-	if (h->gone)
-		return;
-	h->gone = true;
-	struct zb_session *s = h->s;
-	if (s->current == h)
-		s->current = NULL;
-	if (uv_is_active((uv_handle_t *)&h->poll))
-		uv_poll_stop(&h->poll);
-	if (!uv_is_closing((uv_handle_t *)&h->poll))
-		uv_close((uv_handle_t *)&h->poll, on_helper_handle_closed);
+	if (h->s->helper == h)
+		h->s->helper = NULL;
 	if (h->sock >= 0)
 		close(h->sock);
 	h->sock = -1;
-	for (struct ns_run *r = s->runs, *next; r; r = next) {
-		next = r->next;
-		if (r->h != h || r->got_exit)
-			continue;
-		if (h->error)
-			set_exit_error(r, s->persistent, "the sandbox could not be built: %s",
-				       h->error);
-		else if (s->closing)
-			set_exit_error(r, false, "the session was closed while the command ran");
-		else
-			set_exit_error(r, s->persistent,
-				       "the sandbox died (its init process is gone); the command "
-				       "was stopped. The next command starts a fresh sandbox");
-		maybe_run_done(r);
-	}
-}
-
-static void handle_message(struct ns_helper *h, json_t *msg)
-{
-	struct zb_session *s = h->s;
-	const char *type = json_string_value(json_object_get(msg, "type"));
-	if (!type)
-		return;
-	if (strcmp(type, "ready") == 0) {
-		h->ready = true;
-		json_decref(s->ready);
-		s->ready = json_incref(msg);
-		return;
-	}
-	if (strcmp(type, "error") == 0) {
-		const char *m = json_string_value(json_object_get(msg, "message"));
-		free(h->error);
-		h->error = zb_xstrdup(m ? m : "unknown error");
-		zb_err("namespace sandbox: %s", h->error);
-		helper_gone(h);
-		return;
-	}
-	if (strcmp(type, "exit") != 0)
-		return;
-	json_int_t id = -1, code = -1, sig = 0;
-	int oom = 0;
-	const char *error = NULL;
-	if (json_unpack(msg, "{s:I, s:I, s:I, s:b, s?s}", "id", &id, "exit_code", &code, "signal",
-			&sig, "oom_killed", &oom, "error", &error) < 0)
-		return;
-	struct ns_run *r = find_run(s, h, id);
-	if (!r || r->got_exit)
-		return;
-	r->status = (struct zb_exit){.exit_code = (int)code,
-				     .signal = (int)sig,
-				     .oom_killed = oom,
-				     .error = error ? zb_xstrdup(error) : NULL};
-	r->got_exit = true;
-	maybe_run_done(r);
-}
-
-static void on_helper_readable(uv_poll_t *poll, int status, int events)
-{
-	struct ns_helper *h = poll->data;
-	for (;;) {
-		json_t *msg = NULL;
-		int fds[ZB_NS_MAX_FDS];
-		size_t n_fds = 0;
-		int r = zb_ns_recv(h->sock, &msg, fds, ZB_NS_MAX_FDS, &n_fds);
-		for (size_t i = 0; i < n_fds; i++)
-			close(fds[i]);
-		if (r == -EAGAIN)
-			return;
-		if (r == -EBADMSG)
-			continue;
-		if (r < 0) {
-			helper_gone(h);
-			return;
-		}
-		handle_message(h, msg);
-		json_decref(msg);
-		if (h->gone)
-			return;
-	}
 }
 
 static void on_helper_exit(uv_process_t *proc, int64_t exit_status, int term_signal)
 {
 	struct ns_helper *h = proc->data;
-	h->exited = true;
-	h->exit_status = exit_status;
-	h->term_signal = term_signal;
-	uv_close((uv_handle_t *)proc, on_helper_handle_closed);
-	/* Normally the socket has told us already; this covers a helper that died before its
-	 * init existed. */
-	if (!h->gone && !h->ready && !h->error)
-		h->error = term_signal
-				   ? zb_xasprintf("the helper was killed by signal %d", term_signal)
-				   : zb_xasprintf("the helper exited with status %d",
-						  (int)exit_status);
-	if (!h->gone && !h->ready)
-		helper_gone(h);
+	if (!h->s->closing && (exit_status != 0 || term_signal))
+		zb_warning(
+			"namespace sandbox helper ended (%s %d); the next command starts a new one",
+			term_signal ? "signal" : "status",
+			term_signal ? term_signal : (int)exit_status);
+	helper_gone(h);
+	uv_close((uv_handle_t *)proc, on_helper_closed);
 }
 
 static struct ns_helper *start_helper(struct zb_session *s, struct zb_error **err)
@@ -448,10 +361,6 @@ static struct ns_helper *start_helper(struct zb_session *s, struct zb_error **er
 			     s->helper_path, uv_strerror(r));
 		return NULL;
 	}
-	h->open_handles = 2;
-	h->poll.data = h;
-	uv_poll_init(s->loop, &h->poll, h->sock);
-	uv_poll_start(&h->poll, UV_READABLE | UV_DISCONNECT, on_helper_readable);
 	h->next = s->helpers;
 	s->helpers = h;
 	int e = zb_ns_send(h->sock, s->spec, NULL, 0);
@@ -462,6 +371,178 @@ static struct ns_helper *start_helper(struct zb_session *s, struct zb_error **er
 		return NULL;
 	}
 	return h;
+}
+
+/* ---- sandboxes ---- */
+
+static void on_box_closed(uv_handle_t *handle)
+{
+	struct ns_box *b = handle->data;
+	struct zb_session *s = b->s;
+	for (struct ns_box **p = &s->boxes; *p; p = &(*p)->next)
+		if (*p == b) {
+			*p = b->next;
+			break;
+		}
+	free(b->error);
+	free(b);
+	maybe_session_done(s);
+}
+
+/* The sandbox is gone (socket end of file) or failed to start (`error`): every command
+ * still running in it fails. Their pipes reach end of file on their own, because every
+ * process that held them died with the sandbox. */
+static void box_gone(struct ns_box *b)
+{
+	if (b->gone)
+		return;
+	b->gone = true;
+	struct zb_session *s = b->s;
+	if (s->current == b)
+		s->current = NULL;
+	if (s->spare == b)
+		s->spare = NULL;
+	uv_close((uv_handle_t *)&b->poll, on_box_closed);
+	close(b->sock);
+	b->sock = -1;
+	for (struct ns_run *r = s->runs, *next; r; r = next) {
+		next = r->next;
+		if (r->box != b || r->got_exit)
+			continue;
+		if (b->error)
+			set_exit_error(r, s->persistent, "the sandbox could not be built: %s",
+				       b->error);
+		else if (s->closing)
+			set_exit_error(r, false, "the session was closed while the command ran");
+		else if (!b->ready)
+			set_exit_error(r, s->persistent,
+				       "the sandbox ended before it was ready (the sandbox helper "
+				       "stopped; see zonebox's log). The next command starts a "
+				       "fresh sandbox");
+		else
+			set_exit_error(r, s->persistent,
+				       "the sandbox died (its init process is gone); the command "
+				       "was stopped. The next command starts a fresh sandbox");
+		maybe_run_done(r);
+	}
+}
+
+static struct ns_box *start_box(struct zb_session *s, struct zb_error **err);
+
+static void on_spare_timer(uv_timer_t *t)
+{
+	struct zb_session *s = t->data;
+	if (!s->spare && !s->closing)
+		s->spare = start_box(s, NULL);
+}
+
+static void handle_message(struct ns_box *b, json_t *msg)
+{
+	struct zb_session *s = b->s;
+	const char *type = json_string_value(json_object_get(msg, "type"));
+	if (!type)
+		return;
+	if (strcmp(type, "ready") == 0) {
+		b->ready = true;
+		json_decref(s->ready);
+		s->ready = json_incref(msg);
+		return;
+	}
+	if (strcmp(type, "error") == 0) {
+		const char *m = json_string_value(json_object_get(msg, "message"));
+		free(b->error);
+		b->error = zb_xstrdup(m ? m : "unknown error");
+		zb_err("namespace sandbox: %s", b->error);
+		box_gone(b);
+		return;
+	}
+	if (strcmp(type, "exit") != 0)
+		return;
+	json_int_t id = -1, code = -1, sig = 0;
+	int oom = 0;
+	const char *error = NULL;
+	if (json_unpack(msg, "{s:I, s:I, s:I, s:b, s?s}", "id", &id, "exit_code", &code, "signal",
+			&sig, "oom_killed", &oom, "error", &error) < 0)
+		return;
+	struct ns_run *r = find_run(s, b, id);
+	if (!r || r->got_exit)
+		return;
+	r->status = (struct zb_exit){.exit_code = (int)code,
+				     .signal = (int)sig,
+				     .oom_killed = oom,
+				     .error = error ? zb_xstrdup(error) : NULL};
+	r->got_exit = true;
+	/* Per-call: the next call's sandbox is built once this command is over, not while it
+	 * runs: the build (a clone, ~20 mounts, a cgroup attach) competes with the command for
+	 * the CPUs, and its new processes wait for a CPU behind it, which made both twice as
+	 * slow on two cores. And not before this call's result is written either: the timer
+	 * fires in the next turn of the loop, after the server has answered. Between the calls
+	 * of an agent there is ample time for the build. */
+	if (!s->persistent && !s->spare && !s->closing)
+		uv_timer_start(&s->spare_timer, on_spare_timer, 0, 0);
+	maybe_run_done(r);
+}
+
+static void on_box_readable(uv_poll_t *poll, int status, int events)
+{
+	struct ns_box *b = poll->data;
+	for (;;) {
+		json_t *msg = NULL;
+		int fds[ZB_NS_MAX_FDS];
+		size_t n_fds = 0;
+		int r = zb_ns_recv(b->sock, &msg, fds, ZB_NS_MAX_FDS, &n_fds);
+		for (size_t i = 0; i < n_fds; i++)
+			close(fds[i]);
+		if (r == -EAGAIN)
+			return;
+		if (r == -EBADMSG)
+			continue;
+		if (r < 0) {
+			box_gone(b);
+			return;
+		}
+		handle_message(b, msg);
+		json_decref(msg);
+		if (b->gone)
+			return;
+	}
+}
+
+/* Ask the session helper (started if need be) for a new sandbox. A helper that is gone
+ * without our having noticed its exit yet is replaced once. */
+static struct ns_box *start_box(struct zb_session *s, struct zb_error **err)
+{
+	static const char request[] = "{\"type\":\"sandbox\"}";
+	int e = 0;
+	for (int attempt = 0; attempt < 2; attempt++) {
+		if (!s->helper && !(s->helper = start_helper(s, err)))
+			return NULL;
+		int sv[2];
+		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+			return zb_error_set(err, ZB_ERR_INTERNAL, errno, "socketpair: %s",
+					    strerror(errno)),
+			       NULL;
+		e = zb_ns_send_raw(s->helper->sock, request, sizeof(request) - 1, &sv[1], 1);
+		close(sv[1]);
+		if (e == 0) {
+			fcntl(sv[0], F_SETFL, O_NONBLOCK);
+			struct ns_box *b = zb_xcalloc(1, sizeof(*b));
+			b->s = s;
+			b->sock = sv[0];
+			b->poll.data = b;
+			uv_poll_init(s->loop, &b->poll, b->sock);
+			uv_poll_start(&b->poll, UV_READABLE | UV_DISCONNECT, on_box_readable);
+			b->next = s->boxes;
+			s->boxes = b;
+			return b;
+		}
+		close(sv[0]);
+		helper_gone(s->helper);
+	}
+	zb_error_set(err, ZB_ERR_TOOL, -e,
+		     "cannot reach the sandbox helper: %s; try again (a new one will be started)",
+		     strerror(-e));
+	return NULL;
 }
 
 /* ---- commands ---- */
@@ -522,19 +603,28 @@ static int ns_run(struct zb_session *s, const struct zb_run_spec *spec, struct z
 					    "the command's arguments must be valid UTF-8");
 		}
 
-	struct ns_helper *h = s->persistent ? s->current : NULL;
-	if (!h || h->gone) {
-		h = start_helper(s, err);
-		if (!h) {
+	struct ns_box *b;
+	if (s->persistent) {
+		b = s->current;
+		if (!b && !(b = s->current = start_box(s, err))) {
 			json_decref(argv);
 			return -1;
 		}
-		if (s->persistent)
-			s->current = h;
+	} else {
+		/* A spare that failed to build is replaced rather than used, so a passing
+		 * failure costs no call; a lasting one shows up in the fresh sandbox. */
+		b = s->spare;
+		s->spare = NULL;
+		if ((!b || b->gone) && !(b = start_box(s, err))) {
+			json_decref(argv);
+			return -1;
+		}
 	}
 
+	/* Without stdin there is no stdin pipe: the command reads the sandbox's /dev/null. */
+	bool has_stdin = spec->stdin_len > 0;
 	int in[2] = {-1, -1}, out[2] = {-1, -1}, errp[2] = {-1, -1};
-	int e = uv_pipe(in, 0, UV_NONBLOCK_PIPE);
+	int e = has_stdin ? uv_pipe(in, 0, UV_NONBLOCK_PIPE) : 0;
 	if (e == 0)
 		e = uv_pipe(out, UV_NONBLOCK_PIPE, 0);
 	if (e == 0)
@@ -556,7 +646,7 @@ static int ns_run(struct zb_session *s, const struct zb_run_spec *spec, struct z
 	}
 	struct ns_run *r = zb_xcalloc(1, sizeof(*r));
 	r->s = s;
-	r->h = h;
+	r->box = b;
 	r->run = run;
 	r->id = s->next_id++;
 	run->priv = r;
@@ -564,23 +654,21 @@ static int ns_run(struct zb_session *s, const struct zb_run_spec *spec, struct z
 				argv, "env", strv_json(spec->env), "cwd", cwd);
 	free(default_cwd);
 	int child_fds[3] = {in[0], out[1], errp[1]};
-	e = zb_ns_send(h->sock, msg, child_fds, 3);
+	e = has_stdin ? zb_ns_send(b->sock, msg, child_fds, 3)
+		      : zb_ns_send(b->sock, msg, child_fds + 1, 2);
 	json_decref(msg);
-	close(in[0]);
-	close(out[1]);
-	close(errp[1]);
-	if (e < 0 || h->gone) {
-		close(in[1]);
-		close(out[0]);
-		close(errp[0]);
+	close_fds(child_fds, 3);
+	if (e < 0 || b->gone) {
+		int ours[3] = {in[1], out[0], errp[0]};
+		close_fds(ours, 3);
 		run->priv = NULL;
 		free(r);
-		const char *why = h->error ? h->error : strerror(e < 0 ? -e : EPIPE);
+		const char *why = b->error ? b->error : strerror(e < 0 ? -e : EPIPE);
 		zb_error_set(err, ZB_ERR_TOOL, e < 0 ? -e : EPIPE,
 			     "cannot reach the sandbox: %s; try again (a fresh sandbox will be "
 			     "started)",
 			     why);
-		helper_gone(h);
+		box_gone(b);
 		return -1;
 	}
 
@@ -588,24 +676,23 @@ static int ns_run(struct zb_session *s, const struct zb_run_spec *spec, struct z
 	s->runs = r;
 	uv_pipe_init(s->loop, &r->out, 0);
 	uv_pipe_init(s->loop, &r->err, 0);
-	uv_pipe_init(s->loop, &r->in, 0);
 	r->out.data = r->err.data = r->in.data = r;
 	uv_pipe_open(&r->out, out[0]);
 	uv_pipe_open(&r->err, errp[0]);
-	uv_pipe_open(&r->in, in[1]);
-	r->open_handles = 3;
+	r->open_handles = 2;
 	uv_read_start((uv_stream_t *)&r->out, on_alloc, on_read);
 	uv_read_start((uv_stream_t *)&r->err, on_alloc, on_read);
-	if (spec->stdin_len > 0) {
+	if (has_stdin) {
+		uv_pipe_init(s->loop, &r->in, 0);
+		uv_pipe_open(&r->in, in[1]);
+		r->open_handles++;
 		/* The caller's buffer need not outlive this call. */
 		r->stdin_copy = zb_xmalloc(spec->stdin_len);
 		memcpy(r->stdin_copy, spec->stdin_data, spec->stdin_len);
-		uv_buf_t b = uv_buf_init(r->stdin_copy, (unsigned)spec->stdin_len);
+		uv_buf_t buf = uv_buf_init(r->stdin_copy, (unsigned)spec->stdin_len);
 		r->write_req.data = r;
-		if (uv_write(&r->write_req, (uv_stream_t *)&r->in, &b, 1, on_stdin_written) < 0)
+		if (uv_write(&r->write_req, (uv_stream_t *)&r->in, &buf, 1, on_stdin_written) < 0)
 			uv_close((uv_handle_t *)&r->in, on_run_handle_closed);
-	} else {
-		uv_close((uv_handle_t *)&r->in, on_run_handle_closed);
 	}
 	return 0;
 }
@@ -613,13 +700,13 @@ static int ns_run(struct zb_session *s, const struct zb_run_spec *spec, struct z
 static void ns_kill(struct zb_run *run)
 {
 	struct ns_run *r = run->priv;
-	if (!r || r->got_exit || !r->h || r->h->gone)
+	if (!r || r->got_exit || !r->box || r->box->gone)
 		return;
 	json_t *msg = json_pack("{s:s, s:I}", "type", "kill", "id", r->id);
-	int e = zb_ns_send(r->h->sock, msg, NULL, 0);
+	int e = zb_ns_send(r->box->sock, msg, NULL, 0);
 	json_decref(msg);
 	if (e < 0)
-		helper_gone(r->h);
+		box_gone(r->box);
 }
 
 static void ns_describe(struct zb_session *s, json_t *info)
@@ -638,17 +725,28 @@ static void ns_describe(struct zb_session *s, json_t *info)
 	}
 }
 
+static void on_spare_timer_closed(uv_handle_t *h)
+{
+	struct zb_session *s = h->data;
+	s->spare_timer_open = false;
+	maybe_session_done(s);
+}
+
 static void ns_session_close(struct zb_session *s, void (*done)(void *arg), void *arg)
 {
 	s->closing = true;
 	s->done = done;
 	s->done_arg = arg;
-	/* Closing the socket is the shutdown signal: the sandbox init sees end of file, kills
-	 * everything and exits. */
-	for (struct ns_helper *h = s->helpers, *next; h; h = next) {
-		next = h->next;
-		helper_gone(h);
+	uv_close((uv_handle_t *)&s->spare_timer, on_spare_timer_closed);
+	/* Closing the sockets is the shutdown signal: each sandbox init sees end of file,
+	 * kills everything and exits, and so does the helper, which also kills whatever is
+	 * left of its sandboxes and removes their cgroups. */
+	for (struct ns_box *b = s->boxes, *next; b; b = next) {
+		next = b->next;
+		box_gone(b);
 	}
+	for (struct ns_helper *h = s->helpers; h; h = h->next)
+		helper_gone(h);
 	maybe_session_done(s);
 }
 

@@ -141,11 +141,6 @@ static struct sb_limit_state *state(struct sb_cgroup *cg, int which)
 	return which == CG_MEMORY ? &cg->memory : which == CG_PIDS ? &cg->pids : &cg->cpu;
 }
 
-/* The sandbox's own init and the reaper of the running command come on top of the
- * configured limit, so a single command's tree gets exactly `pids` processes (concurrent
- * commands in a persistent session share it, less one per extra reaper). */
-#define PIDS_OVERHEAD 2
-
 static int set_limits(const struct sb_spec *spec, int version, const char *dir, int which)
 {
 	char v[64];
@@ -164,7 +159,8 @@ static int set_limits(const struct sb_spec *spec, int version, const char *dir, 
 		write_str(dir, "memory.memsw.limit_in_bytes", v);
 		return 0;
 	case CG_PIDS:
-		snprintf(v, sizeof(v), "%llu", (unsigned long long)spec->pids + PIDS_OVERHEAD);
+		snprintf(v, sizeof(v), "%llu",
+			 (unsigned long long)(spec->pids + sb_pids_overhead(spec)));
 		return write_str(dir, "pids.max", v);
 	default: {
 		unsigned long long period = 100000, quota = (unsigned long long)(spec->cpu * 1e5);
@@ -201,21 +197,33 @@ static void remove_stale(const char *parent)
 		closedir(d);
 }
 
-static bool try_v2(const struct sb_spec *spec, struct sb_cgroup *cg, char *why, size_t why_len)
+/* Where the sandboxes' cgroups go. Found once per session helper: neither the cgroup mounts
+ * nor the helper's own cgroup change while it runs, and reading mountinfo and
+ * /proc/self/cgroup for every sandbox would cost more than creating the cgroup. */
+static struct {
+	bool done;
+	char *v2_base;	  /* cgroup v2 with the controllers: our cgroup there */
+	char v2_why[160]; /* else why not */
+	char *v1_parent[3];
+	char v1_why[3][160];
+} where;
+
+static void discover_v2(const struct sb_spec *spec)
 {
 	_cleanup_free_ char *mnt = find_mount(NULL);
 	_cleanup_free_ char *own = own_path(NULL);
 	if (!mnt || !own) {
-		snprintf(why, why_len, "no cgroup v2 hierarchy");
-		return false;
+		snprintf(where.v2_why, sizeof(where.v2_why), "no cgroup v2 hierarchy");
+		return;
 	}
 	char base[4200], path[4300];
 	snprintf(base, sizeof(base), "%s%s", mnt, strcmp(own, "/") == 0 ? "" : own);
 	snprintf(path, sizeof(path), "%s/cgroup.controllers", base);
 	_cleanup_free_ char *have = read_text(path);
 	if (!have || !strstr(have, "memory") || !strstr(have, "pids")) {
-		snprintf(why, why_len, "cgroup v2 has no memory/pids controllers here");
-		return false;
+		snprintf(where.v2_why, sizeof(where.v2_why),
+			 "cgroup v2 has no memory/pids controllers here");
+		return;
 	}
 	/* Enabling controllers for children fails with EBUSY when our own cgroup holds
 	 * processes and is not the root (the "no internal processes" rule). */
@@ -226,14 +234,44 @@ static bool try_v2(const struct sb_spec *spec, struct sb_cgroup *cg, char *why, 
 			strcat(want, controllers[i]);
 		}
 	if (want[0] && write_str(base, "cgroup.subtree_control", want) < 0) {
-		snprintf(why, why_len, "cannot delegate controllers in %.80s: %s", base,
-			 strerror(errno));
-		return false;
+		snprintf(where.v2_why, sizeof(where.v2_why),
+			 "cannot delegate controllers in %.80s: %s", base, strerror(errno));
+		return;
 	}
 	remove_stale(base);
-	snprintf(path, sizeof(path), "%s/zonebox-%d", base, (int)getpid());
+	where.v2_base = zb_xstrdup(base);
+}
+
+static void discover_v1(const struct sb_spec *spec)
+{
+	for (int i = 0; i < 3; i++) {
+		if (!wanted(spec, i))
+			continue;
+		_cleanup_free_ char *mnt = find_mount(controllers[i]);
+		_cleanup_free_ char *own = own_path(controllers[i]);
+		if (!mnt || !own) {
+			snprintf(where.v1_why[i], sizeof(where.v1_why[i]),
+				 "no cgroup hierarchy has the %s controller", controllers[i]);
+			continue;
+		}
+		char parent[8200];
+		snprintf(parent, sizeof(parent), "%s%s", mnt, strcmp(own, "/") == 0 ? "" : own);
+		remove_stale(parent);
+		where.v1_parent[i] = zb_xstrdup(parent);
+	}
+}
+
+static bool create_v2(const struct sb_spec *spec, struct sb_cgroup *cg, const char *name, char *why,
+		      size_t why_len)
+{
+	if (!where.v2_base) {
+		snprintf(why, why_len, "%s", where.v2_why);
+		return false;
+	}
+	char path[4300];
+	snprintf(path, sizeof(path), "%s/%s", where.v2_base, name);
 	if (mkdir(path, 0755) < 0 && errno != EEXIST) {
-		snprintf(why, why_len, "cannot create a cgroup in %.80s: %s", base,
+		snprintf(why, why_len, "cannot create a cgroup in %.80s: %s", where.v2_base,
 			 strerror(errno));
 		return false;
 	}
@@ -256,23 +294,18 @@ static bool try_v2(const struct sb_spec *spec, struct sb_cgroup *cg, char *why, 
 	return true;
 }
 
-static void try_v1(const struct sb_spec *spec, struct sb_cgroup *cg)
+static void create_v1(const struct sb_spec *spec, struct sb_cgroup *cg, const char *name)
 {
 	for (int i = 0; i < 3; i++) {
 		if (!wanted(spec, i))
 			continue;
 		struct sb_limit_state *l = state(cg, i);
-		_cleanup_free_ char *mnt = find_mount(controllers[i]);
-		_cleanup_free_ char *own = own_path(controllers[i]);
-		if (!mnt || !own) {
-			not_enforced(l, "no cgroup hierarchy has the %s controller",
-				     controllers[i]);
+		if (!where.v1_parent[i]) {
+			not_enforced(l, "%s", where.v1_why[i]);
 			continue;
 		}
-		char parent[8200], path[8300];
-		snprintf(parent, sizeof(parent), "%s%s", mnt, strcmp(own, "/") == 0 ? "" : own);
-		remove_stale(parent);
-		snprintf(path, sizeof(path), "%s/zonebox-%d", parent, (int)getpid());
+		char path[8300];
+		snprintf(path, sizeof(path), "%s/%s", where.v1_parent[i], name);
 		if (mkdir(path, 0755) < 0 && errno != EEXIST) {
 			not_enforced(l, "cannot create a v1 cgroup: %s", strerror(errno));
 			continue;
@@ -294,7 +327,7 @@ static void try_v1(const struct sb_spec *spec, struct sb_cgroup *cg)
 	}
 }
 
-void sb_cgroup_prepare(const struct sb_spec *spec, struct sb_cgroup *cg)
+void sb_cgroup_prepare(const struct sb_spec *spec, const char *name, struct sb_cgroup *cg)
 {
 	memset(cg, 0, sizeof(*cg));
 	cg->oom_fd = -1;
@@ -302,10 +335,16 @@ void sb_cgroup_prepare(const struct sb_spec *spec, struct sb_cgroup *cg)
 		not_enforced(state(cg, i), "%s", "not configured");
 	if (!wanted(spec, CG_MEMORY) && !wanted(spec, CG_PIDS) && !wanted(spec, CG_CPU))
 		return;
+	if (!where.done) {
+		where.done = true;
+		discover_v2(spec);
+		if (!where.v2_base)
+			discover_v1(spec);
+	}
 	char why[160];
-	if (try_v2(spec, cg, why, sizeof(why)))
+	if (create_v2(spec, cg, name, why, sizeof(why)))
 		return;
-	try_v1(spec, cg);
+	create_v1(spec, cg, name);
 	for (int i = 0; i < 3; i++) {
 		struct sb_limit_state *l = state(cg, i);
 		if (wanted(spec, i) && !l->enforced && strncmp(l->how, "cgroup v1", 9) != 0) {

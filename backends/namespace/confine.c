@@ -1,6 +1,11 @@
 /* A command's process between fork and exec: stdio, session, limits, capabilities,
  * no_new_privs, seccomp, exec. Only async-signal-safe calls: a failure is written as a
- * struct sb_record to a close-on-exec pipe and the process exits (libuv's process.c). */
+ * struct sb_record to a close-on-exec pipe and the process exits (libuv's process.c).
+ *
+ * The process is made before its command is known (init.c) and does in sb_exec_prepare all
+ * that does not depend on the command. The seccomp filter is already there: it came from
+ * init (seccomp.c). What is left for sb_exec_wait is cheap: take the fds, chdir, drop the
+ * last capabilities, exec. Until then it runs nothing but this code, blocked in recvmsg. */
 #include "helper.h"
 
 #include <fcntl.h>
@@ -9,6 +14,7 @@
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -24,7 +30,9 @@ static _Noreturn void fail(const struct sb_exec *x, const char *what, int errnum
 	_exit(127);
 }
 
-static int drop_capabilities(int cap_last)
+/* Everything but the effective and permitted sets, which stay until after chdir (the cwd
+ * may need CAP_DAC_OVERRIDE, as it did for the caller). */
+static int drop_bounding_set(int cap_last)
 {
 	/* With SECBIT_NOROOT a uid-0 process gets no capabilities from execve; locked so the
 	 * command cannot undo it. Attack: root inside the sandbox regaining capabilities by
@@ -39,6 +47,11 @@ static int drop_capabilities(int cap_last)
 			return -1;
 	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
 		return -1;
+	return 0;
+}
+
+static int clear_capabilities(void)
+{
 	struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3};
 	struct __user_cap_data_struct data[2] = {{0}};
 	return (int)syscall(SYS_capset, &hdr, data);
@@ -56,46 +69,103 @@ static int set_limit(int resource, uint64_t value)
 	return setrlimit(resource, &rl);
 }
 
-_Noreturn void sb_exec_command(const struct sb_exec *x)
+static void close_range_safe(int from, int to)
+{
+	if (from <= to)
+		syscall(SYS_close_range, (unsigned)from, (unsigned)to, 0);
+}
+
+void sb_exec_prepare(const struct sb_exec *x)
 {
 	sigset_t all;
 	sigemptyset(&all);
 	sigprocmask(SIG_SETMASK, &all, NULL);
 	signal(SIGPIPE, SIG_DFL);
-
-	/* The received fds are above 2 (init keeps 0-2 on /dev/null), so dup2 cannot clobber
-	 * one source with another. */
-	for (int i = 0; i < 3; i++)
-		if (dup2(x->fds[i], i) < 0)
-			fail(x, "dup2", errno);
-	/* Only fds 0-2 survive (SECURITY-CASES 27); the report pipe is moved to 3 first, and
-	 * is close-on-exec. */
-	if (dup3(x->report_fd, 3, O_CLOEXEC) < 0)
-		fail(x, "dup3", errno);
-	struct sb_exec local = *x;
-	local.report_fd = 3;
-	x = &local;
-	if (syscall(SYS_close_range, 4, ~0U, 0) < 0)
-		fail(x, "close_range", errno);
+	/* Nothing of init's survives but 0-2 (/dev/null), the request channel and the report
+	 * pipe: not the control socket, not other commands' pipes (SECURITY-CASES 27). */
+	int lo = x->chan < x->report_fd ? x->chan : x->report_fd;
+	int hi = x->chan < x->report_fd ? x->report_fd : x->chan;
+	close_range_safe(3, lo - 1);
+	close_range_safe(lo + 1, hi - 1);
+	syscall(SYS_close_range, (unsigned)hi + 1, ~0U, 0);
 	if (setsid() < 0)
 		fail(x, "setsid", errno);
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
 		fail(x, "PR_SET_PDEATHSIG", errno);
-	if (chdir(x->cwd) < 0)
-		fail(x, "cwd", errno);
 	if (x->spec->fsize && set_limit(RLIMIT_FSIZE, x->spec->fsize) < 0)
 		fail(x, "RLIMIT_FSIZE", errno);
 	if (x->spec->nofile && set_limit(RLIMIT_NOFILE, x->spec->nofile) < 0)
 		fail(x, "RLIMIT_NOFILE", errno);
 	if (x->nproc && set_limit(RLIMIT_NPROC, x->nproc) < 0)
 		fail(x, "RLIMIT_NPROC", errno);
-	if (drop_capabilities(x->cap_last) < 0)
+	if (drop_bounding_set(x->cap_last) < 0)
 		fail(x, "dropping capabilities", errno);
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		fail(x, "no_new_privs", errno);
-	if (sb_seccomp_install(x->filter) < 0)
-		fail(x, "seccomp", errno);
-	execve(x->path, x->argv, x->envp);
+	/* The filter is inherited from init; make sure. */
+	if (prctl(PR_GET_SECCOMP, 0, 0, 0, 0) != 2)
+		fail(x, "seccomp", EPERM);
+}
+
+_Noreturn void sb_exec_wait(const struct sb_exec *x)
+{
+	char byte;
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * 3)];
+		struct cmsghdr align;
+	} control;
+	struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+	struct msghdr mh = {.msg_iov = &iov,
+			    .msg_iovlen = 1,
+			    .msg_control = control.buf,
+			    .msg_controllen = sizeof(control.buf)};
+	ssize_t n;
+	do
+		n = recvmsg(x->chan, &mh, MSG_CMSG_CLOEXEC);
+	while (n < 0 && errno == EINTR);
+	/* End of file: init dropped this process (the sandbox is ending); nothing to say. */
+	if (n != 1)
+		_exit(0);
+	int fds[3], n_fds = 0;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
+			for (size_t i = 0; i < (c->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++)
+				if (n_fds < 3)
+					memcpy(&fds[n_fds++], CMSG_DATA(c) + i * sizeof(int),
+					       sizeof(int));
+	if (n_fds < 2 || (mh.msg_flags & MSG_CTRUNC))
+		fail(x, "receiving the command's stdio", EBADMSG);
+	/* Two fds: stdout and stderr; stdin is the sandbox's /dev/null. */
+	if (n_fds == 2) {
+		fds[2] = fds[1];
+		fds[1] = fds[0];
+		fds[0] = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		if (fds[0] < 0)
+			fail(x, "open /dev/null", errno);
+	}
+
+	/* The fds are above 2 (0-2 are open on init's /dev/null), so dup2 cannot clobber one
+	 * source with another. */
+	for (int i = 0; i < 3; i++)
+		if (dup2(fds[i], i) < 0)
+			fail(x, "dup2", errno);
+	/* Only fds 0-2 survive (SECURITY-CASES 27); the report pipe is moved to 3 first, and
+	 * is close-on-exec. */
+	struct sb_exec local = *x;
+	if (x->report_fd != 3) {
+		if (dup3(x->report_fd, 3, O_CLOEXEC) < 0)
+			fail(x, "dup3", errno);
+		local.report_fd = 3;
+	}
+	x = &local;
+	if (syscall(SYS_close_range, 4, ~0U, 0) < 0)
+		fail(x, "close_range", errno);
+	const struct sb_request *req = x->req;
+	if (chdir(req->cwd) < 0)
+		fail(x, "cwd", errno);
+	if (clear_capabilities() < 0)
+		fail(x, "dropping capabilities", errno);
+	execve(req->path, req->argv, req->envp);
 	int e = errno;
 	/* Tell the user as a shell would; init turns this into exit status 127 or 126. */
 	const char *why = e == ENOENT	 ? ": No such file or directory\n"
@@ -104,7 +174,7 @@ _Noreturn void sb_exec_command(const struct sb_exec *x)
 					 : NULL;
 	if (why) {
 		ssize_t w = write(2, "zonebox: ", 9);
-		w = write(2, x->path, strlen(x->path));
+		w = write(2, req->path, strlen(req->path));
 		w = write(2, why, strlen(why));
 		(void)w;
 	}

@@ -1,12 +1,22 @@
-/* zonebox-sandbox: builds one sandbox for the zonebox server and runs commands in it.
+/* zonebox-sandbox, the namespace backend's helper: builds sandboxes for the zonebox server and
+ * runs commands in them.
  *
- * The server starts it (uv_spawn) with one end of a SOCK_SEQPACKET socketpair as fd 3 and
- * sends the spec (proto.h). This process stays in the host's pid namespace as the sandbox's
- * monitor: it creates the cgroup, unshares the namespaces, forks the sandbox's pid 1 (init.c)
- * and waits for it, then removes the cgroup. The init talks to the server from then on.
+ * The server starts it (uv_spawn) once per MCP session with one end of a SOCK_SEQPACKET
+ * socketpair as fd 3 and sends the spec (proto.h). This process, the session helper, stays in
+ * the host's pid and mount namespaces. It does once what every sandbox of the session shares:
+ * parse the spec, compile the seccomp filter, find the cgroup hierarchies and, with network
+ * `none`, make the session's loopback-only network namespace. Then, for every `sandbox`
+ * request (which carries the socket the new sandbox will talk on), it creates the sandbox's
+ * cgroup and clones the sandbox's pid 1 (init.c) straight into fresh user, mount, pid, ipc and
+ * uts namespaces; it reaps each init and removes its cgroup.
+ *
+ * Why a long-lived helper: starting a program costs ~0.7 ms here (glibc's start-up alone runs
+ * dozens of CPUID instructions, each a VM exit), and a new network namespace ~1 ms of
+ * creation plus teardown work; a clone of this process costs neither.
  *
  * Parent death: this process dies with the server thread that spawned it (PR_SET_PDEATHSIG),
- * init dies with this process, and every command dies with init (pid namespace teardown).
+ * each init dies with this process, and every command dies with its init (pid namespace
+ * teardown).
  */
 #include "helper.h"
 #include "proto.h"
@@ -22,6 +32,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/signalfd.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -139,40 +150,88 @@ static json_t *ready_message(const struct sb_spec *spec, const struct sb_cgroup 
 			 "seccomp", 1, "no_new_privs", 1);
 }
 
-/* The monitor sends the compiled filter (after moving init into the cgroup): a length, then
- * the BPF instructions. */
-static int receive_filter(int fd, struct sock_fprog *filter)
+/* The session helper's state: what every sandbox shares, and the sandboxes whose init still
+ * runs (their cgroups are removed when it ends). */
+struct box {
+	pid_t pid;
+	struct sb_cgroup cg;
+};
+
+/* Cgroups of sandboxes that have ended, kept for the next ones (see take_cgroup). */
+#define CGROUP_POOL 4
+
+static struct {
+	int sock;
+	struct sb_spec spec;
+	struct sock_fprog filter;
+	char *setup_error; /* the session could not be set up: every request gets this */
+	struct box *boxes;
+	size_t n_boxes, cap_boxes;
+	unsigned long built;
+	struct sb_cgroup pool[CGROUP_POOL];
+	size_t n_pool;
+} z;
+
+/* A sandbox's cgroup: one that an earlier sandbox of this session left, or a new one.
+ * Creating and removing a cgroup is not just slow (~0.15 ms), it slows everything else on
+ * the machine: a v1 memory cgroup allocates and frees per-CPU memory under the allocator's
+ * global lock that every fork and exec also takes, and a process started while another
+ * sandbox's cgroup is made or removed took 4 ms instead of 0.7 here. A per-call session
+ * builds a sandbox for every call, so the few it needs at a time are reused: same limits,
+ * empty (every process of a sandbox is gone once its init is reaped), and the out-of-memory
+ * count is read as a difference. */
+static void take_cgroup(const char *name, struct sb_cgroup *ret)
 {
-	unsigned short len;
-	if (read(fd, &len, sizeof(len)) != (ssize_t)sizeof(len) || len == 0)
-		return -1;
-	size_t size = len * sizeof(struct sock_filter), got = 0;
-	filter->filter = zb_xmalloc(size);
-	filter->len = len;
-	while (got < size) {
-		ssize_t n = read(fd, (char *)filter->filter + got, size - got);
-		if (n <= 0)
-			return -1;
-		got += (size_t)n;
-	}
-	return 0;
+	if (z.n_pool > 0)
+		*ret = z.pool[--z.n_pool];
+	else
+		sb_cgroup_prepare(&z.spec, name, ret);
 }
 
-static _Noreturn void sandbox_init(struct sb_spec *spec, struct sb_cgroup *cg, int sock,
-				   int filter_fd)
+static void give_back_cgroup(struct sb_cgroup *cg)
+{
+	if (cg->version && z.n_pool < CGROUP_POOL)
+		z.pool[z.n_pool++] = *cg;
+	else
+		sb_cgroup_destroy(cg);
+}
+
+/* Close every descriptor but those in `keep` (unsorted; -1 entries are ignored). */
+static void close_all_except(int *keep, size_t n)
+{
+	for (size_t i = 1; i < n; i++)
+		for (size_t k = i; k > 0 && keep[k - 1] > keep[k]; k--) {
+			int t = keep[k];
+			keep[k] = keep[k - 1];
+			keep[k - 1] = t;
+		}
+	unsigned from = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (keep[i] < 0 || (unsigned)keep[i] < from)
+			continue;
+		if ((unsigned)keep[i] > from)
+			syscall(SYS_close_range, from, (unsigned)keep[i] - 1, 0);
+		from = (unsigned)keep[i] + 1;
+	}
+	syscall(SYS_close_range, from, ~0U, 0);
+}
+
+/* pid 1 of a new sandbox, cloned by the session helper into its namespaces. It inherited the
+ * helper's memory (spec, filter) and descriptors: it keeps only its own. */
+static _Noreturn void sandbox_init(int sock, int sync_fd, struct sb_cgroup *cg)
 {
 	_cleanup_error_ struct zb_error *err = NULL;
-	struct sock_fprog filter;
+	const struct sb_spec *spec = &z.spec;
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-	/* The network namespace is made here, in parallel with the monitor compiling the
-	 * filter: creating one is the slowest of the namespaces. */
-	if (unshare(CLONE_NEWNS | (spec->net_host ? 0 : CLONE_NEWNET)) < 0) {
-		sb_send_error(sock, "unshare(CLONE_NEWNS|CLONE_NEWNET): %s%s%s", strerror(errno),
-			      spec->userns ? ". " : "", spec->userns ? userns_hint() : "");
+	int keep[] = {0, 1, 2, sock, sync_fd, cg->oom_fd};
+	close_all_except(keep, ZB_ARRAY_SIZE(keep));
+	if (spec->userns && map_ids(spec) < 0) {
+		sb_send_error(sock, "cannot map the user and group ids: %s. %s", strerror(errno),
+			      userns_hint());
 		_exit(1);
 	}
-	if (!spec->net_host && loopback_up() < 0) {
-		sb_send_error(sock, "bringing up the sandbox's loopback: %s%s%s", strerror(errno),
+	if (sethostname(spec->hostname, strlen(spec->hostname)) < 0) {
+		sb_send_error(sock, "setting the sandbox's host name: %s%s%s", strerror(errno),
 			      spec->userns ? ". " : "", spec->userns ? userns_hint() : "");
 		_exit(1);
 	}
@@ -184,12 +243,24 @@ static _Noreturn void sandbox_init(struct sb_spec *spec, struct sb_cgroup *cg, i
 			sb_send_error(sock, "building the sandbox: %s", err->msg);
 		_exit(1);
 	}
-	if (receive_filter(filter_fd, &filter) < 0)
-		_exit(1); /* the monitor has reported why */
-	close(filter_fd);
+	/* One byte once the helper has moved this process into the sandbox's cgroup; end of
+	 * file when that failed (the helper has said why) or the helper is gone, which also
+	 * covers a helper that died before PR_SET_PDEATHSIG above took effect. */
+	char c;
+	ssize_t n;
+	while ((n = read(sync_fd, &c, 1)) < 0 && errno == EINTR)
+		;
+	if (n != 1)
+		_exit(1);
+	close(sync_fd);
 	/* Unshared after the move into the sandbox's cgroup, so that cgroup is its root. */
 	if (unshare(CLONE_NEWCGROUP) < 0) {
 		sb_send_error(sock, "unshare(CLONE_NEWCGROUP): %s", strerror(errno));
+		_exit(1);
+	}
+	/* From here on this process and every command run under the filter (seccomp.c). */
+	if (sb_seccomp_install(&z.filter) < 0) {
+		sb_send_error(sock, "installing the seccomp filter: %s", strerror(errno));
 		_exit(1);
 	}
 	json_t *ready = ready_message(spec, cg);
@@ -199,7 +270,154 @@ static _Noreturn void sandbox_init(struct sb_spec *spec, struct sb_cgroup *cg, i
 					      "RLIMIT_NPROC in the sandbox's user namespace"));
 	zb_ns_send(sock, ready, NULL, 0);
 	json_decref(ready);
-	sb_init_run(spec, cg, &filter, sock);
+	sb_init_run(spec, cg, sock);
+}
+
+/* Build one sandbox whose init talks on `sock` (taken). */
+static void build_sandbox(int sock)
+{
+	if (z.setup_error) {
+		sb_send_error(sock, "%s", z.setup_error);
+		close(sock);
+		return;
+	}
+	char name[64];
+	snprintf(name, sizeof(name), "zonebox-%d-%lu", (int)getpid(), ++z.built);
+	struct sb_cgroup cg;
+	take_cgroup(name, &cg);
+	int sync[2];
+	if (pipe2(sync, O_CLOEXEC) < 0) {
+		sb_send_error(sock, "pipe: %s", strerror(errno));
+		give_back_cgroup(&cg);
+		close(sock);
+		return;
+	}
+	/* The network namespace is the session's (see session_network). A raw clone, not
+	 * fork(): fork() takes no namespace flags, and init must be pid 1 of its own pid
+	 * namespace. glibc's cached thread id is stale in the child, which only matters to
+	 * pthread calls and raise(); init uses neither. */
+	unsigned long flags = CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWPID;
+	if (z.spec.userns)
+		flags |= CLONE_NEWUSER;
+	pid_t pid = (pid_t)syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, NULL, NULL);
+	if (pid == 0) {
+		close(sync[1]);
+		sandbox_init(sock, sync[0], &cg);
+	}
+	int saved = errno;
+	close(sync[0]);
+	if (pid < 0) {
+		if (z.spec.userns)
+			sb_send_error(sock, "cannot create the sandbox's namespaces: %s. %s",
+				      strerror(saved), userns_hint());
+		else
+			sb_send_error(
+				sock,
+				"cannot create the sandbox's namespaces: %s. zonebox runs as "
+				"root here but without CAP_SYS_ADMIN (a container?): run it as "
+				"an ordinary user, or give the container user namespaces",
+				strerror(saved));
+		give_back_cgroup(&cg);
+		close(sync[1]);
+		close(sock);
+		return;
+	}
+	_cleanup_error_ struct zb_error *err = NULL;
+	if (cg.version && sb_cgroup_attach(&cg, pid, &err) < 0) {
+		sb_send_error(sock, "%s", err->msg);
+		kill(pid, SIGKILL);
+	} else if (write(sync[1], "", 1) != 1) {
+		kill(pid, SIGKILL);
+	}
+	close(sync[1]);
+	/* Only init holds the sandbox's socket now: when init dies the server sees end of
+	 * file, which is how a crashed sandbox is detected. */
+	close(sock);
+	if (z.n_boxes == z.cap_boxes) {
+		z.cap_boxes = z.cap_boxes ? z.cap_boxes * 2 : 8;
+		z.boxes = zb_xrealloc(z.boxes, z.cap_boxes * sizeof(*z.boxes));
+	}
+	z.boxes[z.n_boxes++] = (struct box){.pid = pid, .cg = cg};
+}
+
+static void reap_boxes(int flags)
+{
+	for (;;) {
+		int status;
+		pid_t pid = waitpid(-1, &status, flags);
+		if (pid < 0 && errno == EINTR)
+			continue;
+		if (pid <= 0)
+			return;
+		for (size_t i = 0; i < z.n_boxes; i++)
+			if (z.boxes[i].pid == pid) {
+				give_back_cgroup(&z.boxes[i].cg);
+				z.boxes[i] = z.boxes[--z.n_boxes];
+				break;
+			}
+	}
+}
+
+/* The server closed the session (or died): end every sandbox and remove its cgroup. */
+static _Noreturn void shutdown_helper(int code)
+{
+	for (size_t i = 0; i < z.n_boxes; i++)
+		kill(z.boxes[i].pid, SIGKILL);
+	while (z.n_boxes > 0) {
+		size_t before = z.n_boxes;
+		reap_boxes(0);
+		if (z.n_boxes == before)
+			break; /* ECHILD: nothing left to wait for */
+	}
+	while (z.n_pool > 0)
+		sb_cgroup_destroy(&z.pool[--z.n_pool]);
+	_exit(code);
+}
+
+/* Security: with network `none`, every sandbox of one MCP session shares one network
+ * namespace, made here once, that holds only a loopback device. Creating and tearing down a
+ * network namespace per sandbox costs about 1 ms, half the budget of a fresh sandbox.
+ * What is shared is reachable only by the session's own sandboxes, which share its zones (and,
+ * in a persistent session, everything) anyway: abstract AF_UNIX sockets, and loopback ports
+ * (which the seccomp filter keeps them from using: no AF_INET/AF_INET6/AF_NETLINK sockets
+ * without the host's network). Attack considered: a command of one call listening for, or
+ * answering in place of, a command of a concurrent call of the same session; of another
+ * session or the host it can reach nothing, as before. The sandbox's own user namespace is a
+ * child of the one that owns this network namespace, so even uid 0 inside a sandbox cannot
+ * reconfigure it (no capabilities over it, besides dropping all of them before exec). */
+static int session_network(const struct sb_spec *spec)
+{
+	if (unshare(CLONE_NEWNET | (spec->userns ? CLONE_NEWUSER : 0)) < 0) {
+		int e = errno;
+		z.setup_error = zb_xasprintf(
+			"cannot create the sandbox's network namespace: %s%s%s", strerror(e),
+			spec->userns ? ". " : "", spec->userns ? userns_hint() : "");
+		return -1;
+	}
+	if (spec->userns && map_ids(spec) < 0) {
+		z.setup_error = zb_xasprintf("cannot map the user and group ids: %s. %s",
+					     strerror(errno), userns_hint());
+		return -1;
+	}
+	if (loopback_up() < 0) {
+		z.setup_error =
+			zb_xasprintf("bringing up the sandbox's loopback: %s%s%s", strerror(errno),
+				     spec->userns ? ". " : "", spec->userns ? userns_hint() : "");
+		return -1;
+	}
+	return 0;
+}
+
+static void setup_session(json_t *msg)
+{
+	_cleanup_error_ struct zb_error *err = NULL;
+	if (sb_spec_parse(msg, &z.spec, &err) < 0 ||
+	    sb_seccomp_compile(&z.spec, &z.filter, &err) < 0) {
+		z.setup_error = zb_xstrdup(err->msg);
+		return;
+	}
+	if (!z.spec.net_host)
+		session_network(&z.spec);
 }
 
 int main(int argc, char **argv)
@@ -221,108 +439,61 @@ int main(int argc, char **argv)
 	for (int fd = 0; fd < 3; fd++)
 		if (fcntl(fd, F_GETFD) < 0 && open("/dev/null", O_RDWR) != fd)
 			return 1;
+	z.sock = sock;
 
-	json_t *msg = NULL;
-	int fds[ZB_NS_MAX_FDS];
-	size_t n_fds = 0;
-	int r;
+	sigset_t chld;
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &chld, NULL);
+	int sfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (sfd < 0)
+		return 1;
+
+	bool have_spec = false;
 	for (;;) {
-		struct pollfd p = {.fd = sock, .events = POLLIN};
-		if (poll(&p, 1, -1) < 0 && errno != EINTR)
-			return 1;
-		r = zb_ns_recv(sock, &msg, fds, ZB_NS_MAX_FDS, &n_fds);
-		if (r != -EAGAIN)
-			break;
+		struct pollfd p[2] = {{.fd = sock, .events = POLLIN},
+				      {.fd = sfd, .events = POLLIN}};
+		if (poll(p, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			shutdown_helper(1);
+		}
+		if (p[1].revents) {
+			struct signalfd_siginfo si;
+			while (read(sfd, &si, sizeof(si)) > 0)
+				;
+			reap_boxes(WNOHANG);
+		}
+		if (!p[0].revents)
+			continue;
+		for (;;) {
+			json_t *msg = NULL;
+			int fds[ZB_NS_MAX_FDS];
+			size_t n_fds = 0;
+			int r = zb_ns_recv(sock, &msg, fds, ZB_NS_MAX_FDS, &n_fds);
+			if (r == -EAGAIN)
+				break;
+			if (r == -EBADMSG)
+				continue;
+			if (r < 0)
+				shutdown_helper(0);
+			const char *type = json_string_value(json_object_get(msg, "type"));
+			if (!have_spec) {
+				have_spec = true;
+				setup_session(msg);
+				if (z.setup_error)
+					fprintf(stderr, "zonebox-sandbox: %s\n", z.setup_error);
+			} else if (type && strcmp(type, "sandbox") == 0 && n_fds == 1) {
+				build_sandbox(fds[0]);
+				n_fds = 0;
+			}
+			for (size_t i = 0; i < n_fds; i++)
+				close(fds[i]);
+			json_decref(msg);
+		}
+		/* A session that could not be set up has answered what was asked; the server
+		 * starts a new helper for the next call (the cause may have been fixed). */
+		if (z.setup_error)
+			shutdown_helper(1);
 	}
-	if (r < 0)
-		return 1;
-	for (size_t i = 0; i < n_fds; i++)
-		close(fds[i]);
-
-	_cleanup_error_ struct zb_error *err = NULL;
-	struct sb_spec spec;
-	if (sb_spec_parse(msg, &spec, &err) < 0) {
-		sb_send_error(sock, "%s", err->msg);
-		return 1;
-	}
-	json_decref(msg);
-
-	struct sb_cgroup cg;
-	sb_cgroup_prepare(&spec, &cg);
-	/* The mount namespace is init's alone (it unshares it itself): pivot_root moves every
-	 * process of a mount namespace that sits at its root, and this process must stay on the
-	 * host's tree to manage the cgroup. Init makes the network namespace too. */
-	int flags = CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWPID;
-	if (spec.userns)
-		flags |= CLONE_NEWUSER;
-	if (unshare(flags) < 0) {
-		int e = errno;
-		if (spec.userns)
-			sb_send_error(sock, "cannot create the sandbox's namespaces: %s. %s",
-				      strerror(e), userns_hint());
-		else
-			sb_send_error(
-				sock,
-				"cannot create the sandbox's namespaces: %s. zonebox runs as "
-				"root here but without CAP_SYS_ADMIN (a container?): run it as "
-				"an ordinary user, or give the container user namespaces",
-				strerror(e));
-		sb_cgroup_destroy(&cg);
-		return 1;
-	}
-	if (spec.userns && map_ids(&spec) < 0) {
-		sb_send_error(sock, "cannot map the user and group ids: %s. %s", strerror(errno),
-			      userns_hint());
-		sb_cgroup_destroy(&cg);
-		return 1;
-	}
-	if (sethostname(spec.hostname, strlen(spec.hostname)) < 0) {
-		sb_send_error(sock, "setting the sandbox's host name: %s%s%s", strerror(errno),
-			      spec.userns ? ". " : "", spec.userns ? userns_hint() : "");
-		sb_cgroup_destroy(&cg);
-		return 1;
-	}
-
-	int sync[2] = {-1, -1};
-	if (pipe2(sync, O_CLOEXEC) < 0) {
-		sb_send_error(sock, "pipe: %s", strerror(errno));
-		sb_cgroup_destroy(&cg);
-		return 1;
-	}
-	pid_t pid = fork();
-	if (pid == 0) {
-		close(sync[1]);
-		sandbox_init(&spec, &cg, sock, sync[0]);
-	}
-	if (pid < 0) {
-		sb_send_error(sock, "fork: %s", strerror(errno));
-		sb_cgroup_destroy(&cg);
-		return 1;
-	}
-	/* While init builds its file system: compile the filter and move init into the cgroup,
-	 * then hand the filter over (which also tells init the cgroup is in place). */
-	close(sync[0]);
-	struct sock_fprog filter = {0};
-	if (sb_seccomp_compile(&spec, &filter, &err) < 0 ||
-	    (cg.version && sb_cgroup_attach(&cg, pid, &err) < 0)) {
-		sb_send_error(sock, "%s", err->msg);
-		kill(pid, SIGKILL);
-	} else {
-		unsigned short len = filter.len;
-		size_t size = len * sizeof(struct sock_filter);
-		if (write(sync[1], &len, sizeof(len)) != (ssize_t)sizeof(len) ||
-		    write(sync[1], filter.filter, size) != (ssize_t)size)
-			kill(pid, SIGKILL);
-	}
-	close(sync[1]);
-	/* Only init holds the control socket now: when init dies the server sees end of
-	 * file, which is how a crashed sandbox is detected. */
-	close(sock);
-	int status = 0;
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	sb_cgroup_destroy(&cg);
-	sb_spec_clear(&spec);
-	free(filter.filter);
-	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }

@@ -1,6 +1,7 @@
 /* zonebox-sandbox, the namespace backend's helper: internal interfaces between its modules.
  *
- *   helper.c   main: read the spec, unshare the namespaces, fork the sandbox init
+ *   helper.c   main: the session helper; read the spec once, then build a sandbox (clone its
+ *              init into fresh namespaces) for every `sandbox` request
  *   spec.c     the spec message -> struct sb_spec
  *   mounts.c   the sandbox's file system: tmpfs root, system folders, zones, /proc, /dev
  *   cgroup.c   memory/pids/cpu limits through cgroup v2 or v1
@@ -53,6 +54,16 @@ void sb_spec_clear(struct sb_spec *spec);
  * namespace, inside the new mount namespace. */
 int sb_mounts_build(const struct sb_spec *spec, struct zb_error **err);
 
+/* The sandbox's own processes that count against its pids limit on top of the command's:
+ * init, and in a persistent session the running command's reaper. A single command's tree
+ * gets exactly `pids`. Concurrent commands in a persistent session share the limit, less
+ * one per extra reaper and two while the next command's process is prepared (init.c): the
+ * limit can only come out stricter than configured, never looser. */
+static inline uint64_t sb_pids_overhead(const struct sb_spec *spec)
+{
+	return spec->persistent ? 2 : 1;
+}
+
 /* cgroup.c */
 struct sb_limit_state {
 	bool enforced;
@@ -64,9 +75,10 @@ struct sb_cgroup {
 	int oom_fd;    /* memory.events (v2) or memory.oom_control (v1), or -1 */
 	struct sb_limit_state memory, pids, cpu;
 };
-/* Create the sandbox's cgroup(s) and set the limits that can be set; records what is
- * enforced and why not. Never fails: a limit that cannot be set is reported, not claimed. */
-void sb_cgroup_prepare(const struct sb_spec *spec, struct sb_cgroup *cg);
+/* Create the sandbox's cgroup(s), named `name` under the helper's own cgroup, and set the
+ * limits that can be set; records what is enforced and why not. Never fails: a limit that
+ * cannot be set is reported, not claimed. */
+void sb_cgroup_prepare(const struct sb_spec *spec, const char *name, struct sb_cgroup *cg);
 int sb_cgroup_attach(struct sb_cgroup *cg, pid_t pid, struct zb_error **err);
 /* The cgroup's out-of-memory kill count so far (-1 when unknown). */
 long sb_cgroup_oom_kills(const struct sb_cgroup *cg);
@@ -74,19 +86,29 @@ long sb_cgroup_oom_kills(const struct sb_cgroup *cg);
 void sb_cgroup_destroy(struct sb_cgroup *cg);
 json_t *sb_cgroup_describe(const struct sb_cgroup *cg);
 
-/* seccomp.c: compile the filter once; install it with sb_seccomp_install (async-signal-safe). */
+/* seccomp.c: compile the filter once (session helper); init installs it on itself. */
 int sb_seccomp_compile(const struct sb_spec *spec, struct sock_fprog *ret, struct zb_error **err);
 int sb_seccomp_install(const struct sock_fprog *prog);
 
-/* confine.c: the command's side, between fork and exec. No malloc, no stdio. */
-struct sb_exec {
-	int fds[3];
+/* confine.c: the command's side, between fork and exec. No malloc, no stdio.
+ *
+ * A command's process is made ahead of time (init.c, "prepared"): it confines itself as far
+ * as it can without knowing the command (sb_exec_prepare), then waits for the request: init
+ * fills in the sb_request in a mapping both share, then sends one byte with the command's
+ * stdin, stdout and stderr on `chan` (sb_exec_wait). */
+struct sb_request {
 	const char *path; /* resolved program */
+	const char *cwd;
 	char **argv;
 	char **envp;
-	const char *cwd;
+	char data[]; /* the strings and the arrays above point here */
+};
+#define SB_REQUEST_MAP_SIZE (4u << 20) /* virtual; holds the largest run message */
+
+struct sb_exec {
+	int chan;		      /* the request's byte and fds arrive here */
+	const struct sb_request *req; /* shared with init, read once the byte is there */
 	const struct sb_spec *spec;
-	const struct sock_fprog *filter;
 	int cap_last;
 	uint64_t nproc; /* RLIMIT_NPROC, 0 = leave */
 	int report_fd;	/* close-on-exec pipe for a failure record */
@@ -97,11 +119,13 @@ struct sb_record {
 	char what[48];
 };
 enum { SB_REC_SETUP_FAILED = 1, SB_REC_STATUS = 2 };
-_Noreturn void sb_exec_command(const struct sb_exec *x);
+/* Everything that does not depend on the command; on failure a record and _exit. */
+void sb_exec_prepare(const struct sb_exec *x);
+/* Wait for the request, take its fds and cwd, drop the last capabilities, exec. */
+_Noreturn void sb_exec_wait(const struct sb_exec *x);
 
 /* init.c: pid 1. Never returns. */
-_Noreturn void sb_init_run(const struct sb_spec *spec, const struct sb_cgroup *cg,
-			   const struct sock_fprog *filter, int sock);
+_Noreturn void sb_init_run(const struct sb_spec *spec, const struct sb_cgroup *cg, int sock);
 
 /* helper.c */
 void sb_send_error(int sock, const char *fmt, ...) ZB_PRINTF(2, 3);

@@ -1,5 +1,5 @@
 /* pid 1 of the sandbox. It waits for `run` messages on the control socket and starts each
- * command, reports `started` and `exit`, and kills a command's whole tree on `kill`.
+ * command, reports its `exit`, and kills a command's whole tree on `kill`.
  *
  * Persistent sessions: each command gets a pid namespace of its own, whose pid 1 is a tiny
  * reaper (a fork of this process, no exec) that starts the command as its child. When the
@@ -7,6 +7,18 @@
  * namespace: `sleep 1000 &`, `setsid nohup ...` and double forks cannot outlive the command
  * (SECURITY-CASES 20). Killing the reaper from here kills the tree.
  * Per-call sandboxes: the command is this process's child and the sandbox ends with it.
+ *
+ * The next command's process is made ahead of time ("prepared"): once a command has ended,
+ * init forks the next reaper, which makes the next command process and lets it confine
+ * itself (confine.c) and wait. A `run` then costs init a parse, a PATH lookup, a copy into
+ * the mapping it shares with that process and one sendmsg; the forks, the new pid namespace
+ * and the confinement are off the command's path. The reaper makes the command process as
+ * posix_spawn does (CLONE_VM | CLONE_VFORK: the reaper sleeps until the exec), so only one
+ * address space is copied per command. The seccomp filter is init's own, inherited.
+ *
+ * A persistent command's exit is reported as soon as its reaper has written the status,
+ * which it does after it has killed and reaped everything left in its pid namespace: the
+ * tree is gone by then, and the reaper's own exit is off the path.
  *
  * When the control socket reaches end of file (the server is gone, even by SIGKILL), init
  * kills everything and exits, which tears down the sandbox's pid namespace (21). */
@@ -18,7 +30,9 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -31,18 +45,31 @@ struct cmd {
 	int status_fd;
 	long oom_before;
 	bool killed;
+	bool reported;		 /* `exit` is sent (the reaper may not be reaped yet) */
+	struct sb_record failed; /* from the report pipe */
+	bool have_status;
+	int status;
 };
 
 static struct {
 	const struct sb_spec *spec;
 	const struct sb_cgroup *cg;
-	const struct sock_fprog *filter;
 	int sock;
 	int cap_last;
 	uint64_t nproc;
 	struct cmd *cmds;
 	size_t n_cmds, cap_cmds;
 	bool ran_one;
+	bool command_ended; /* since the last look: time to prepare the next one */
+	struct prepared {
+		pid_t pid; /* the reaper (persistent) or the command's process; 0 = none */
+		int chan;  /* our end: one byte + the command's stdio start it */
+		int status_fd;
+		struct sb_request *req; /* our view of the mapping it reads the request from */
+		bool dead;		/* reaped before it got a command */
+		int status;
+		int fork_errno; /* why there is none */
+	} prep;
 } g;
 
 /* A fork that also takes clone flags (CLONE_NEWPID). The child must stick to plain system
@@ -130,17 +157,32 @@ static void free_strv(char **v)
 	free(v);
 }
 
+static int prepared_main(void *arg)
+{
+	const struct sb_exec *x = arg;
+	sb_exec_prepare(x);
+	sb_exec_wait(x);
+}
+
+/* pid 1 of a persistent session's command: makes the command's process, then waits for it
+ * and reports its status through the report pipe. */
 static _Noreturn void reaper(const struct sb_exec *x)
 {
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-	pid_t child = raw_clone(0);
-	if (child == 0)
-		sb_exec_command(x);
-	/* Keep only the report pipe. */
-	int keep = x->report_fd;
-	for (int fd = 3; fd < keep; fd++)
+	/* Keep only what the command's process needs; in particular not the control socket. */
+	int keep = x->report_fd, chan = x->chan;
+	int lo = keep < chan ? keep : chan, hi = keep < chan ? chan : keep;
+	for (int fd = 3; fd < lo; fd++)
 		close(fd);
-	syscall(SYS_close_range, keep + 1, ~0U, 0);
+	for (int fd = lo + 1; fd < hi; fd++)
+		close(fd);
+	syscall(SYS_close_range, hi + 1, ~0U, 0);
+	/* The command's process borrows this process's memory and a stack in it until it
+	 * execs; this process sleeps meanwhile (vfork), so nothing else touches either. */
+	static char stack[64 * 1024] __attribute__((aligned(16)));
+	pid_t child = clone(prepared_main, stack + sizeof(stack), CLONE_VM | CLONE_VFORK | SIGCHLD,
+			    (void *)x);
+	close(chan);
 	if (child < 0) {
 		struct sb_record rec = {.kind = SB_REC_SETUP_FAILED, .value = errno};
 		memcpy(rec.what, "fork", 5);
@@ -148,19 +190,127 @@ static _Noreturn void reaper(const struct sb_exec *x)
 		(void)w;
 		_exit(127);
 	}
+	int status = 0;
 	for (;;) {
 		int st;
 		pid_t p = waitpid(-1, &st, 0);
 		if (p == child) {
-			struct sb_record rec = {.kind = SB_REC_STATUS, .value = st};
-			ssize_t w = write(keep, &rec, sizeof(rec));
-			(void)w;
-			_exit(0);
+			status = st;
+			break;
 		}
 		if (p < 0 && errno != EINTR)
 			_exit(0);
 	}
+	/* The command has ended: end everything it left in this pid namespace and reap it
+	 * (every orphan here is this process's child), so that when init reads the status
+	 * and reports the exit, nothing of the command is left. Init then does not have to
+	 * wait for this process's own exit, and the namespace's teardown, to report. */
+	kill(-1, SIGKILL);
+	while (waitpid(-1, NULL, 0) > 0 || errno == EINTR)
+		;
+	struct sb_record rec = {.kind = SB_REC_STATUS, .value = status};
+	ssize_t w = write(keep, &rec, sizeof(rec));
+	(void)w;
+	_exit(0);
 }
+
+static void drop_prepared(void)
+{
+	if (g.prep.chan >= 0)
+		close(g.prep.chan);
+	if (g.prep.req)
+		munmap(g.prep.req, SB_REQUEST_MAP_SIZE);
+	g.prep = (struct prepared){.chan = -1, .status_fd = -1};
+}
+
+/* Make the next command's process, unless there is one. On failure there is none, and the
+ * next `run` tries again (and reports the error if that fails too). */
+static void prepare(void)
+{
+	if (g.prep.pid > 0)
+		return;
+	drop_prepared();
+	int chan[2] = {-1, -1}, rep[2] = {-1, -1};
+	void *req = MAP_FAILED;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, chan) < 0 ||
+	    pipe2(rep, O_CLOEXEC) < 0 ||
+	    (req = mmap(NULL, SB_REQUEST_MAP_SIZE, PROT_READ | PROT_WRITE,
+			MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)) == MAP_FAILED) {
+		g.prep.fork_errno = errno;
+		goto fail;
+	}
+	fcntl(rep[0], F_SETFL, O_NONBLOCK);
+	struct sb_exec x = {.chan = chan[1],
+			    .req = req,
+			    .spec = g.spec,
+			    .cap_last = g.cap_last,
+			    .nproc = g.nproc,
+			    .report_fd = rep[1]};
+	pid_t pid = raw_clone(g.spec->persistent ? CLONE_NEWPID : 0);
+	if (pid == 0) {
+		if (g.spec->persistent)
+			reaper(&x);
+		prepared_main(&x);
+	}
+	if (pid < 0) {
+		g.prep.fork_errno = errno;
+		goto fail;
+	}
+	close(chan[1]);
+	close(rep[1]);
+	g.prep = (struct prepared){.pid = pid, .chan = chan[0], .status_fd = rep[0], .req = req};
+	return;
+fail:;
+	int e = g.prep.fork_errno;
+	for (int i = 0; i < 2; i++) {
+		if (chan[i] >= 0)
+			close(chan[i]);
+		if (rep[i] >= 0)
+			close(rep[i]);
+	}
+	if (req != MAP_FAILED)
+		munmap(req, SB_REQUEST_MAP_SIZE);
+	g.prep.fork_errno = e;
+}
+
+/* Copy a string into the request mapping; NULL when it does not fit. */
+static char *put(char **p, const char *end, const char *s)
+{
+	size_t n = strlen(s) + 1;
+	if ((size_t)(end - *p) < n)
+		return NULL;
+	char *d = memcpy(*p, s, n);
+	*p += n;
+	return d;
+}
+
+/* Lay out path, cwd, argv and envp in the prepared process's request mapping (the same
+ * addresses in both processes). */
+static bool fill_request(struct sb_request *req, const char *path, const char *cwd, char **argv,
+			 char **envp)
+{
+	size_t argc = 0, envc = 0;
+	while (argv[argc])
+		argc++;
+	while (envp[envc])
+		envc++;
+	char *p = req->data, *end = (char *)req + SB_REQUEST_MAP_SIZE;
+	if ((size_t)(end - p) / sizeof(char *) < argc + envc + 2)
+		return false;
+	req->argv = (char **)p;
+	req->envp = req->argv + argc + 1;
+	p = (char *)(req->envp + envc + 1);
+	for (size_t i = 0; i < argc; i++)
+		if (!(req->argv[i] = put(&p, end, argv[i])))
+			return false;
+	for (size_t i = 0; i < envc; i++)
+		if (!(req->envp[i] = put(&p, end, envp[i])))
+			return false;
+	req->argv[argc] = req->envp[envc] = NULL;
+	return (req->path = put(&p, end, path)) && (req->cwd = put(&p, end, cwd));
+}
+
+static void finish(size_t idx, int wstatus);
 
 static void start_command(json_t *msg, int *fds, size_t n_fds)
 {
@@ -168,99 +318,136 @@ static void start_command(json_t *msg, int *fds, size_t n_fds)
 	json_t *jargv = NULL, *jenv = NULL;
 	const char *cwd = "/", *type = NULL;
 	json_error_t je;
+	char **argv = NULL, **envp = NULL;
+	char *path = NULL;
 	if (json_unpack_ex(msg, &je, JSON_STRICT, "{s:s, s:I, s:o, s:o, s?s}", "type", &type, "id",
 			   &id, "argv", &jargv, "env", &jenv, "cwd", &cwd) < 0 ||
-	    n_fds != 3) {
+	    n_fds < 2) {
 		char text[200];
 		snprintf(text, sizeof(text), "bad run message: %s",
-			 n_fds != 3 ? "it must carry 3 file descriptors" : je.text);
+			 n_fds < 2 ? "it must carry 2 or 3 file descriptors" : je.text);
 		send_exit(id, -1, 0, false, text);
-		return;
+		goto out;
 	}
-	char **argv = string_array(jargv), **envp = string_array(jenv);
+	argv = string_array(jargv);
+	envp = string_array(jenv);
 	if (!argv || !argv[0] || !envp) {
 		send_exit(id, -1, 0, false, "bad run message: argv and env must be string arrays");
 		goto out;
 	}
-	char *path = resolve_program(argv[0], envp);
+	path = resolve_program(argv[0], envp);
 	if (!path) {
-		dprintf(fds[2], "zonebox: %s: command not found\n", argv[0]);
+		dprintf(fds[n_fds - 1], "zonebox: %s: command not found\n", argv[0]);
 		g.ran_one = true;
 		send_exit(id, 127, 0, false, NULL);
 		goto out;
 	}
-	int pipefd[2];
-	if (pipe2(pipefd, O_CLOEXEC) < 0) {
-		send_exit(id, -1, 0, false, "pipe failed in the sandbox init");
-		free(path);
-		goto out;
-	}
-	fcntl(pipefd[0], F_SETFL, O_NONBLOCK);
-	struct sb_exec x = {.fds = {fds[0], fds[1], fds[2]},
-			    .path = path,
-			    .argv = argv,
-			    .envp = envp,
-			    .cwd = cwd,
-			    .spec = g.spec,
-			    .filter = g.filter,
-			    .cap_last = g.cap_last,
-			    .nproc = g.nproc,
-			    .report_fd = pipefd[1]};
-	long oom_before = sb_cgroup_oom_kills(g.cg);
-	pid_t pid = raw_clone(g.spec->persistent ? CLONE_NEWPID : 0);
-	if (pid == 0) {
-		if (g.spec->persistent)
-			reaper(&x);
-		sb_exec_command(&x);
-	}
-	int saved = errno;
-	close(pipefd[1]);
-	free(path);
-	if (pid < 0) {
-		close(pipefd[0]);
+	prepare();
+	if (g.prep.pid <= 0) {
 		char text[160];
-		snprintf(text, sizeof(text), "cannot start the command: fork: %s", strerror(saved));
+		snprintf(text, sizeof(text), "cannot start the command: fork: %s",
+			 strerror(g.prep.fork_errno));
 		send_exit(id, -1, 0, false, text);
 		goto out;
 	}
+	if (!fill_request(g.prep.req, path, cwd, argv, envp)) {
+		send_exit(id, -1, 0, false,
+			  "the command, its arguments and environment are too long");
+		goto out;
+	}
+	long oom_before = sb_cgroup_oom_kills(g.cg);
+	/* A process that died in the meantime has closed its end: the send fails, and its
+	 * report (or status) says why once it is reaped. */
+	char byte = 0;
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * 3)];
+		struct cmsghdr align;
+	} control;
+	memset(&control, 0, sizeof(control));
+	struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+	struct msghdr mh = {.msg_iov = &iov,
+			    .msg_iovlen = 1,
+			    .msg_control = control.buf,
+			    .msg_controllen = sizeof(control.buf)};
+	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int) * n_fds);
+	memcpy(CMSG_DATA(c), fds, sizeof(int) * n_fds);
+	mh.msg_controllen = CMSG_SPACE(sizeof(int) * n_fds);
+	ssize_t sent;
+	do
+		sent = sendmsg(g.prep.chan, &mh, MSG_NOSIGNAL);
+	while (sent < 0 && errno == EINTR);
 	if (g.n_cmds == g.cap_cmds) {
 		g.cap_cmds = g.cap_cmds ? g.cap_cmds * 2 : 8;
 		g.cmds = zb_xrealloc(g.cmds, g.cap_cmds * sizeof(*g.cmds));
 	}
-	g.cmds[g.n_cmds++] = (struct cmd){
-		.id = id, .pid = pid, .status_fd = pipefd[0], .oom_before = oom_before};
+	g.cmds[g.n_cmds++] = (struct cmd){.id = id,
+					  .pid = g.prep.pid,
+					  .status_fd = g.prep.status_fd,
+					  .oom_before = oom_before};
 	g.ran_one = true;
-	send_msg(json_pack("{s:s, s:I}", "type", "started", "id", id));
+	bool dead = g.prep.dead;
+	int status = g.prep.status;
+	g.prep.status_fd = -1; /* the command's now */
+	drop_prepared();
+	/* The next command's process is made once this one has ended, not while it starts:
+	 * the fork and the new process's confinement, on the other CPU, slowed the starting
+	 * command by a fifth on two cores. With other commands running, the next `run` may
+	 * come any time, so it is made now. */
+	if (dead)
+		finish(g.n_cmds - 1, status);
+	else if (g.spec->persistent && g.n_cmds > 1)
+		prepare();
 out:
 	for (size_t i = 0; i < n_fds; i++)
 		close(fds[i]);
+	free(path);
 	free_strv(argv);
 	free_strv(envp);
 }
 
-static void finish(size_t idx, int wstatus)
+/* Take what the report pipe holds: a setup failure of the command's process, and the
+ * command's status (persistent: written by the reaper once the command's tree is gone). */
+static void read_records(struct cmd *c)
 {
-	struct cmd c = g.cmds[idx];
-	g.cmds[idx] = g.cmds[--g.n_cmds];
-	struct sb_record rec, failed = {0};
-	bool have_status = false;
-	while (read(c.status_fd, &rec, sizeof(rec)) == (ssize_t)sizeof(rec)) {
+	struct sb_record rec;
+	ssize_t n;
+	while (c->status_fd >= 0 && (n = read(c->status_fd, &rec, sizeof(rec))) != 0) {
+		if (n != (ssize_t)sizeof(rec))
+			return; /* EAGAIN: more to come */
 		if (rec.kind == SB_REC_SETUP_FAILED)
-			failed = rec;
+			c->failed = rec;
 		else if (rec.kind == SB_REC_STATUS) {
-			wstatus = rec.value;
-			have_status = true;
+			c->status = rec.value;
+			c->have_status = true;
 		}
 	}
-	close(c.status_fd);
-	(void)have_status;
+	/* End of file: every writer is gone (a killed reaper writes no status); the rest
+	 * comes with SIGCHLD. */
+	if (c->status_fd >= 0)
+		close(c->status_fd);
+	c->status_fd = -1;
+}
+
+static void report(struct cmd *c, int wstatus)
+{
+	g.command_ended = true;
+	c->reported = true;
+	if (c->status_fd >= 0)
+		close(c->status_fd);
+	c->status_fd = -1;
+	if (c->have_status)
+		wstatus = c->status;
+	struct sb_record failed = c->failed;
 	if (failed.kind) {
 		failed.what[sizeof(failed.what) - 1] = '\0';
 		/* A program that cannot be executed is the command's failure, as in a shell
 		 * (127 not found, 126 not executable); the message went to its stderr. */
 		if (strcmp(failed.what, "exec") == 0 &&
 		    (failed.value == ENOENT || failed.value == EACCES || failed.value == ENOEXEC)) {
-			send_exit(c.id, failed.value == ENOENT ? 127 : 126, 0, false, NULL);
+			send_exit(c->id, failed.value == ENOENT ? 127 : 126, 0, false, NULL);
 			return;
 		}
 		char text[200];
@@ -272,15 +459,38 @@ static void finish(size_t idx, int wstatus)
 		else
 			snprintf(text, sizeof(text), "cannot start the command: %s: %s",
 				 failed.what, strerror(failed.value));
-		send_exit(c.id, -1, 0, false, text);
+		send_exit(c->id, -1, 0, false, text);
 		return;
 	}
 	int code = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : -1;
 	int sig = WIFSIGNALED(wstatus) ? WTERMSIG(wstatus) : 0;
+	/* The cgroup's OOM killer fired while the command ran, and the command died of
+	 * SIGKILL or, as a shell does when a process it waited for was killed so, exited with
+	 * 128 + SIGKILL (`head -c 1G /dev/zero | tail`). */
 	bool oom = false;
-	if (sig == SIGKILL && c.oom_before >= 0 && !c.killed)
-		oom = sb_cgroup_oom_kills(g.cg) > c.oom_before;
-	send_exit(c.id, code, sig, oom, NULL);
+	if ((sig == SIGKILL || code == 128 + SIGKILL) && c->oom_before >= 0 && !c->killed)
+		oom = sb_cgroup_oom_kills(g.cg) > c->oom_before;
+	send_exit(c->id, code, sig, oom, NULL);
+}
+
+/* The command's process (per-call) or its reaper (persistent) was reaped. */
+static void finish(size_t idx, int wstatus)
+{
+	struct cmd c = g.cmds[idx];
+	g.cmds[idx] = g.cmds[--g.n_cmds];
+	if (c.reported)
+		return;
+	read_records(&c);
+	report(&c, wstatus);
+}
+
+/* A persistent command's report pipe is readable: report as soon as the status is there. */
+static void on_report_pipe(size_t idx)
+{
+	struct cmd *c = &g.cmds[idx];
+	read_records(c);
+	if (c->have_status)
+		report(c, c->status);
 }
 
 static void reap(void)
@@ -290,6 +500,12 @@ static void reap(void)
 		pid_t p = waitpid(-1, &st, WNOHANG);
 		if (p <= 0)
 			return;
+		if (p == g.prep.pid) {
+			/* Reported with the command it was meant for (a failure record). */
+			g.prep.dead = true;
+			g.prep.status = st;
+			continue;
+		}
 		for (size_t i = 0; i < g.n_cmds; i++)
 			if (g.cmds[i].pid == p) {
 				finish(i, st);
@@ -304,7 +520,7 @@ static void kill_command(json_t *msg)
 	if (json_unpack(msg, "{s:I}", "id", &id) < 0)
 		return;
 	for (size_t i = 0; i < g.n_cmds; i++)
-		if (g.cmds[i].id == id) {
+		if (g.cmds[i].id == id && !g.cmds[i].reported) {
 			g.cmds[i].killed = true;
 			/* Per-call: everything in the sandbox but init belongs to the command. */
 			if (g.spec->persistent)
@@ -320,19 +536,18 @@ static _Noreturn void shutdown_sandbox(void)
 	_exit(0);
 }
 
-_Noreturn void sb_init_run(const struct sb_spec *spec, const struct sb_cgroup *cg,
-			   const struct sock_fprog *filter, int sock)
+_Noreturn void sb_init_run(const struct sb_spec *spec, const struct sb_cgroup *cg, int sock)
 {
 	g.spec = spec;
 	g.cg = cg;
-	g.filter = filter;
 	g.sock = sock;
 	g.cap_last = read_cap_last();
 	/* Without a pids cgroup, a user namespace still bounds the number of processes: since
 	 * Linux 5.14 RLIMIT_NPROC is counted per user namespace, so this limit covers this
-	 * sandbox only (plus the helper, init and the reaper, which also run as the caller). */
+	 * sandbox only, with the sandbox's own processes on top (sb_pids_overhead; the
+	 * session helper is outside the sandbox's user namespace). */
 	if (spec->userns && spec->pids && !cg->pids.enforced)
-		g.nproc = spec->pids + 3;
+		g.nproc = spec->pids + sb_pids_overhead(spec);
 
 	sigset_t chld;
 	sigemptyset(&chld);
@@ -343,14 +558,31 @@ _Noreturn void sb_init_run(const struct sb_spec *spec, const struct sb_cgroup *c
 		sb_send_error(sock, "signalfd: %s", strerror(errno));
 		_exit(1);
 	}
+	g.prep = (struct prepared){.chan = -1, .status_fd = -1};
+	prepare();
+	struct pollfd *p = NULL;
+	size_t cap_p = 0;
 	for (;;) {
-		struct pollfd p[2] = {{.fd = sock, .events = POLLIN},
-				      {.fd = sfd, .events = POLLIN}};
-		if (poll(p, 2, -1) < 0) {
+		/* The control socket, SIGCHLD, and the report pipes of running commands. */
+		if (cap_p < g.n_cmds + 2) {
+			cap_p = g.n_cmds + 8;
+			p = zb_xrealloc(p, cap_p * sizeof(*p));
+		}
+		p[0] = (struct pollfd){.fd = sock, .events = POLLIN};
+		p[1] = (struct pollfd){.fd = sfd, .events = POLLIN};
+		size_t n_p = 2;
+		for (size_t i = 0; spec->persistent && i < g.n_cmds; i++)
+			p[n_p++] = (struct pollfd){.fd = g.cmds[i].status_fd, .events = POLLIN};
+		if (poll(p, n_p, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			shutdown_sandbox();
 		}
+		for (size_t i = 2; i < n_p; i++)
+			if (p[i].revents)
+				for (size_t k = 0; k < g.n_cmds; k++)
+					if (g.cmds[k].status_fd == p[i].fd && p[i].fd >= 0)
+						on_report_pipe(k);
 		if (p[1].revents) {
 			struct signalfd_siginfo si;
 			while (read(sfd, &si, sizeof(si)) > 0)
@@ -359,6 +591,10 @@ _Noreturn void sb_init_run(const struct sb_spec *spec, const struct sb_cgroup *c
 			if (!spec->persistent && g.ran_one && g.n_cmds == 0)
 				shutdown_sandbox();
 		}
+		/* Not after a prepared process died on its own: that would loop. */
+		if (g.command_ended && spec->persistent)
+			prepare();
+		g.command_ended = false;
 		if (p[0].revents) {
 			for (;;) {
 				json_t *msg = NULL;

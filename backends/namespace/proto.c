@@ -11,16 +11,21 @@ int zb_ns_send(int sock, const json_t *msg, const int *fds, size_t n_fds)
 	char *text = json_dumps(msg, JSON_COMPACT);
 	if (!text)
 		return -ENOMEM;
-	struct iovec iov = {.iov_base = text, .iov_len = strlen(text)};
+	int r = zb_ns_send_raw(sock, text, strlen(text), fds, n_fds);
+	free(text);
+	return r;
+}
+
+int zb_ns_send_raw(int sock, const char *text, size_t len, const int *fds, size_t n_fds)
+{
+	struct iovec iov = {.iov_base = (void *)text, .iov_len = len};
 	union {
 		char buf[CMSG_SPACE(sizeof(int) * ZB_NS_MAX_FDS)];
 		struct cmsghdr align;
 	} control;
 	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
-	if (n_fds > ZB_NS_MAX_FDS) {
-		free(text);
+	if (n_fds > ZB_NS_MAX_FDS)
 		return -EINVAL;
-	}
 	if (n_fds > 0) {
 		memset(&control, 0, sizeof(control));
 		mh.msg_control = control.buf;
@@ -35,9 +40,7 @@ int zb_ns_send(int sock, const json_t *msg, const int *fds, size_t n_fds)
 	do
 		n = sendmsg(sock, &mh, MSG_NOSIGNAL);
 	while (n < 0 && errno == EINTR);
-	int saved = errno;
-	free(text);
-	return n < 0 ? -saved : 0;
+	return n < 0 ? -errno : 0;
 }
 
 int zb_ns_recv(int sock, json_t **ret_msg, int *fds, size_t max_fds, size_t *ret_n_fds)

@@ -2,13 +2,15 @@
  * (zonebox-sandbox): a SOCK_SEQPACKET socketpair carrying one JSON object per packet, with up
  * to ZB_NS_MAX_FDS file descriptors attached through SCM_RIGHTS.
  *
- * server -> helper
- *   {"type":"spec", ...}                 first packet: what sandbox to build (see spec.c)
- *   {"type":"run","id":N,"argv":[..],"env":[..],"cwd":".."}  + 3 fds: stdin, stdout, stderr
+ * server -> session helper (its socket is the helper's fd 3)
+ *   {"type":"spec", ...}                 first packet: what sandboxes to build (see spec.c)
+ *   {"type":"sandbox"}  + 1 fd: build a sandbox whose init talks on this socket
+ * server -> sandbox init
+ *   {"type":"run","id":N,"argv":[..],"env":[..],"cwd":".."}  + 3 fds: stdin, stdout, stderr,
+ *                                        or 2: stdout, stderr (stdin is /dev/null)
  *   {"type":"kill","id":N}
- * helper -> server
+ * sandbox init (or the helper, for a sandbox it could not build) -> server
  *   {"type":"ready","limits":{..},"isolation":{..}}   or   {"type":"error","message":".."}
- *   {"type":"started","id":N}
  *   {"type":"exit","id":N,"exit_code":C,"signal":S,"oom_killed":B[,"error":".."]}
  */
 #pragma once
@@ -22,6 +24,8 @@
 
 /* Send `msg` (borrowed) with `n_fds` descriptors. Returns 0, or -errno. */
 int zb_ns_send(int sock, const json_t *msg, const int *fds, size_t n_fds);
+/* The same with the packet's text already made (len bytes of JSON). */
+int zb_ns_send_raw(int sock, const char *text, size_t len, const int *fds, size_t n_fds);
 /* Receive one packet. 0 and *ret_msg (owned) on success; -EPIPE on end of file (the peer is
  * gone); -EAGAIN when nothing is there (non-blocking socket); -EBADMSG for a packet that is
  * not a JSON object or is truncated. Descriptors that came with it land in fds[], their count
