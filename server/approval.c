@@ -1007,7 +1007,9 @@ static long wrap_nice(const struct arg *a, size_t n)
 	return i < n ? (long)i : 0;
 }
 
-static long wrap_nohup(const struct arg *a, size_t n)
+/* nohup and exec take the command right away, after an optional "--"; any option (bash's
+ * exec -a/-c/-l) is not understood. */
+static long wrap_no_options(const struct arg *a, size_t n)
 {
 	size_t i = 1;
 	if (i < n && lit(&a[i]) && strcmp(a[i].text, "--") == 0)
@@ -1061,16 +1063,6 @@ static long wrap_command(const struct arg *a, size_t n)
 		if (strcmp(a[i].text, "-p") != 0)
 			return 0; /* command -v / -V: a lookup, judged as it is */
 	}
-	return i < n ? (long)i : 0;
-}
-
-static long wrap_exec(const struct arg *a, size_t n)
-{
-	size_t i = 1;
-	if (i < n && lit(&a[i]) && strcmp(a[i].text, "--") == 0)
-		i++;
-	if (i < n && lit(&a[i]) && a[i].text[0] == '-')
-		return -1; /* bash's exec -a/-c/-l */
 	return i < n ? (long)i : 0;
 }
 
@@ -1273,7 +1265,7 @@ static void add_command_units(struct judgment *j, const struct jenv *e, const st
 		else if (strcmp(name, "nice") == 0)
 			k = wrap_nice(rest, left);
 		else if (strcmp(name, "nohup") == 0)
-			k = wrap_nohup(rest, left);
+			k = wrap_no_options(rest, left);
 		else if (strcmp(name, "env") == 0) {
 			size_t f = 0, t = 0;
 			k = wrap_env(rest, left, &f, &t);
@@ -1292,7 +1284,7 @@ static void add_command_units(struct judgment *j, const struct jenv *e, const st
 		} else if (strcmp(name, "command") == 0)
 			k = wrap_command(rest, left);
 		else if (strcmp(name, "exec") == 0)
-			k = wrap_exec(rest, left);
+			k = wrap_no_options(rest, left);
 		else if (strcmp(name, "stdbuf") == 0)
 			k = wrap_stdbuf(rest, left);
 		else if (strcmp(name, "setsid") == 0)

@@ -657,32 +657,12 @@ static void reply_with(struct zb_server *srv, struct batch *b, const json_t *id,
 	reply(srv, b, zb_rpc_error(id, code, err->msg, NULL));
 }
 
-static const char *json_type_name(const json_t *j)
-{
-	switch (json_typeof(j)) {
-	case JSON_OBJECT:
-		return "an object";
-	case JSON_ARRAY:
-		return "an array";
-	case JSON_STRING:
-		return "a string";
-	case JSON_INTEGER:
-	case JSON_REAL:
-		return "a number";
-	case JSON_TRUE:
-	case JSON_FALSE:
-		return "a boolean";
-	default:
-		return "null";
-	}
-}
-
 static void handle_message(struct zb_server *srv, struct batch *b, const json_t *msg)
 {
 	if (!json_is_object(msg)) {
 		reply_error(srv, b, NULL, ZB_RPC_INVALID_REQUEST,
 			    "invalid request: a JSON-RPC message is an object, not %s",
-			    json_type_name(msg));
+			    zb_json_kind_name(msg));
 		return;
 	}
 	const json_t *id = json_object_get(msg, "id");
@@ -710,14 +690,14 @@ static void handle_message(struct zb_server *srv, struct batch *b, const json_t 
 	if (id && !id_ok) {
 		reply_error(srv, b, NULL, ZB_RPC_INVALID_REQUEST,
 			    "invalid request: \"id\" must be a string or an integer, not %s",
-			    json_type_name(id));
+			    zb_json_kind_name(id));
 		return;
 	}
 	if (params && !json_is_object(params)) {
 		if (id)
 			reply_error(srv, b, id, ZB_RPC_INVALID_PARAMS,
 				    "invalid params: \"params\" must be an object, not %s",
-				    json_type_name(params));
+				    zb_json_kind_name(params));
 		return;
 	}
 	const char *m = json_string_value(method);

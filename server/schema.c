@@ -616,7 +616,7 @@ static int check_at_key(struct ctx *c, const json_t *schema, const char *key, co
 	return r;
 }
 
-static const char *kind_name(const json_t *v)
+const char *zb_json_kind_name(const json_t *v)
 {
 	switch (json_typeof(v)) {
 	case JSON_OBJECT:
@@ -692,7 +692,7 @@ static int check_type(struct ctx *c, const json_t *type, const json_t *inst)
 			buf_str(&b, i == n - 1 ? " or " : ", ");
 		buf_str(&b, type_phrase(json_string_value(t)));
 	}
-	buf_printf(&b, ", got %s", kind_name(inst));
+	buf_printf(&b, ", got %s", zb_json_kind_name(inst));
 	fail(c, "%s", b.s);
 	free(b.s);
 	return -1;

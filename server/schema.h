@@ -31,4 +31,8 @@ const json_t *zb_schema_get(const char *name);
 int zb_schema_validate(const json_t *schema, const json_t *instance, const char *root,
 		       struct zb_error **err);
 
+/* "an object", "an array", "a string", "an integer", "a number", "a boolean" or "null", for
+ * messages that say what was sent instead of what was expected. */
+const char *zb_json_kind_name(const json_t *v);
+
 void zb_schema_cache_free(void);
