@@ -2627,8 +2627,7 @@ static struct zb_error *tool_error(const char *fmt, ...)
 	va_list ap;
 	va_start(ap, fmt);
 	char *msg = NULL;
-	if (vasprintf(&msg, fmt, ap) < 0)
-		abort();
+	msg = zb_xvasprintf(fmt, ap);
 	va_end(ap);
 	struct zb_error *err = NULL;
 	zb_error_set(&err, ZB_ERR_TOOL, 0, "%s", msg);

@@ -154,8 +154,7 @@ static void garbage(struct proc *p, const char *fmt, ...)
 	char *why = NULL;
 	va_list ap;
 	va_start(ap, fmt);
-	if (vasprintf(&why, fmt, ap) < 0)
-		abort();
+	why = zb_xvasprintf(fmt, ap);
 	va_end(ap);
 	zb_warning("approver %s: %s; stopping it (it is started again for the next question)",
 		   p->name, why);

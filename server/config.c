@@ -128,8 +128,7 @@ static int fail_at(struct loader *ld, int line, int column, const char *fmt, ...
 	_cleanup_free_ char *msg = NULL;
 	va_list ap;
 	va_start(ap, fmt);
-	if (vasprintf(&msg, fmt, ap) < 0)
-		abort();
+	msg = zb_xvasprintf(fmt, ap);
 	va_end(ap);
 	return zb_error_set(ld->err, ZB_ERR_CONFIG, 0, "%s:%d:%d: %s", ld->name, line, column, msg);
 }

@@ -13,8 +13,7 @@ int zb_error_set(struct zb_error **err, enum zb_error_kind kind, int errnum, con
 	struct zb_error *e = zb_xcalloc(1, sizeof(*e));
 	va_list ap;
 	va_start(ap, fmt);
-	if (vasprintf(&e->msg, fmt, ap) < 0)
-		abort();
+	e->msg = zb_xvasprintf(fmt, ap);
 	va_end(ap);
 	e->kind = kind;
 	e->errnum = errnum;
@@ -29,8 +28,7 @@ int zb_error_prefix(struct zb_error **err, const char *fmt, ...)
 	char *prefix = NULL;
 	va_list ap;
 	va_start(ap, fmt);
-	if (vasprintf(&prefix, fmt, ap) < 0)
-		abort();
+	prefix = zb_xvasprintf(fmt, ap);
 	va_end(ap);
 	char *msg = zb_xasprintf("%s: %s", prefix, (*err)->msg);
 	free(prefix);

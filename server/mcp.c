@@ -123,8 +123,7 @@ static void reply_error(struct zb_server *srv, struct batch *b, const json_t *id
 	char *msg = NULL;
 	va_list ap;
 	va_start(ap, fmt);
-	if (vasprintf(&msg, fmt, ap) < 0)
-		abort();
+	msg = zb_xvasprintf(fmt, ap);
 	va_end(ap);
 	reply(srv, b, zb_rpc_error(id, code, msg, NULL));
 	free(msg);

@@ -116,8 +116,7 @@ static void problem(struct scan *sc, size_t offset, const char *fmt, ...)
 	char *what = NULL;
 	va_list ap;
 	va_start(ap, fmt);
-	if (vasprintf(&what, fmt, ap) < 0)
-		abort();
+	what = zb_xvasprintf(fmt, ap);
 	va_end(ap);
 	s->problems = grow(s->problems, s->n_problems, sizeof(*s->problems));
 	s->problems[s->n_problems++] = (struct zb_sh_problem){.what = what, .offset = offset};

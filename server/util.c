@@ -50,15 +50,20 @@ char *zb_xstrndup(const char *s, size_t n)
 	return p;
 }
 
+char *zb_xvasprintf(const char *fmt, va_list ap)
+{
+	char *s = NULL;
+	if (vasprintf(&s, fmt, ap) < 0)
+		oom(strlen(fmt));
+	return s;
+}
+
 char *zb_xasprintf(const char *fmt, ...)
 {
 	va_list ap;
-	char *s = NULL;
 	va_start(ap, fmt);
-	int r = vasprintf(&s, fmt, ap);
+	char *s = zb_xvasprintf(fmt, ap);
 	va_end(ap);
-	if (r < 0)
-		oom(strlen(fmt));
 	return s;
 }
 

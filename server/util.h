@@ -3,6 +3,7 @@
 #pragma once
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -20,6 +21,7 @@ void *zb_xrealloc(void *p, size_t n);
 char *zb_xstrdup(const char *s);
 char *zb_xstrndup(const char *s, size_t n);
 char *zb_xasprintf(const char *fmt, ...) ZB_PRINTF(1, 2);
+char *zb_xvasprintf(const char *fmt, va_list ap) ZB_PRINTF(1, 0);
 
 static inline void zb_freep(void *p)
 {

@@ -78,8 +78,7 @@ void zb_fs_fail(struct zb_fs_job *job, int e, const char *fmt, ...)
 	va_list ap;
 	va_start(ap, fmt);
 	char *msg = NULL;
-	if (vasprintf(&msg, fmt, ap) < 0)
-		abort();
+	msg = zb_xvasprintf(fmt, ap);
 	va_end(ap);
 	zb_error_set(&job->err, ZB_ERR_TOOL, e, "%s: %s", job->tool, msg);
 	free(msg);
