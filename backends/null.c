@@ -139,7 +139,7 @@ static char *join(char **argv, size_t *ret_len)
 	size_t n = 0;
 	for (char **a = argv; *a; a++)
 		n += strlen(*a) + 1;
-	char *s = zb_xmalloc(n + 1);
+	char *s = zb_xmalloc(n + 2); /* room for the lone newline of an empty argv, and a NUL */
 	size_t o = 0;
 	for (char **a = argv; *a; a++) {
 		size_t l = strlen(*a);

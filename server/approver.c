@@ -47,6 +47,7 @@ struct proc {
 	uv_pipe_t in, out; /* its stdin (we write), its stdout (we read) */
 	int open;
 	bool closing;
+	bool out_closed; /* its stdout reached end of file */
 	struct zb_framer framer;
 	struct zb_ask *asks;
 	char *name;
@@ -167,6 +168,19 @@ static void garbage(struct proc *p, const char *fmt, ...)
 static void on_exit_cb(uv_process_t *h, int64_t status, int sig)
 {
 	struct proc *p = h->data;
+	/* A one-shot approver may write its answer and exit at once: what is still in the pipe
+	 * is read before the questions it left are failed. */
+	uv_os_fd_t fd;
+	if (!p->closing && uv_fileno((uv_handle_t *)&p->out, &fd) == 0) {
+		char buf[4096];
+		for (;;) {
+			ssize_t n = read(fd, buf, sizeof(buf));
+			if (n > 0)
+				zb_framer_feed(&p->framer, buf, (size_t)n);
+			else if (!(n < 0 && errno == EINTR))
+				break;
+		}
+	}
 	char why[128];
 	if (sig)
 		snprintf(why, sizeof(why), "it was killed by signal %d before answering", sig);
@@ -243,10 +257,15 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 {
 	struct proc *p = s->data;
-	if (n > 0)
+	if (n > 0) {
 		zb_framer_feed(&p->framer, buf->base, (size_t)n);
-	else if (n < 0)
+	} else if (n < 0) {
 		uv_read_stop(s);
+		/* Usually it is exiting, and its exit reports why. If it lives on, it can no
+		 * longer answer: the next question replaces it instead of waiting for the whole
+		 * approval.timeout. */
+		p->out_closed = true;
+	}
 	free(buf->base);
 }
 
@@ -441,6 +460,8 @@ int zb_approvers_ask(struct zb_approvers *ap, const json_t *question, const char
 			else if (elicit(ap, ask, message) < 0)
 				why = zb_xstrdup("the client cannot be asked now");
 		} else {
+			if (s->proc && s->proc->out_closed)
+				garbage(s->proc, "it closed its output");
 			struct proc *p = s->proc ? s->proc : spawn(ap, s, &why);
 			if (p) {
 				ask->proc = p;

@@ -63,6 +63,7 @@ struct app {
 	struct zb_stdio *io;
 	uv_signal_t sigterm, sigint;
 	bool stopping;
+	bool signalled; /* a signal asked to stop: a second one exits at once */
 	int exit_code;
 };
 
@@ -268,11 +269,15 @@ static void on_eof(void *ud)
 static void on_signal(uv_signal_t *h, int sig)
 {
 	struct app *app = h->data;
-	if (app->stopping) {
+	/* Clients close stdin and send SIGTERM a moment later (the SDKs do): that is one stop,
+	 * which must still finish its audit lines and cleanup. Only a second signal means
+	 * "now". */
+	if (app->signalled) {
 		/* A second signal while stopping: the user wants out now. */
 		zb_warning("second %s: exiting at once", strsignal(sig));
 		_exit(128 + sig);
 	}
+	app->signalled = true;
 	stop(app, sig == SIGTERM ? "SIGTERM" : "SIGINT");
 }
 

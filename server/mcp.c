@@ -58,7 +58,7 @@ struct zb_server {
 
 	const struct zb_backend *backend;
 	struct zb_session *session;
-	bool session_closing;
+	unsigned sessions_closing; /* lost or closed sessions whose close has not finished */
 
 	bool shutting_down;
 	void (*shutdown_done)(void *arg);
@@ -862,7 +862,7 @@ struct zb_session *zb_server_session(struct zb_server *srv, const struct zb_back
 static void session_closed(void *arg)
 {
 	struct zb_server *srv = arg;
-	srv->session_closing = false;
+	srv->sessions_closing--;
 	maybe_shutdown_done(srv);
 }
 
@@ -871,7 +871,7 @@ void zb_server_session_lost(struct zb_server *srv)
 	if (!srv->session)
 		return;
 	struct zb_session *s = TAKE_PTR(srv->session);
-	srv->session_closing = true;
+	srv->sessions_closing++;
 	srv->backend->session_close(s, session_closed, srv);
 }
 
@@ -881,11 +881,11 @@ static void maybe_shutdown_done(struct zb_server *srv)
 		return;
 	if (srv->requests)
 		return;
-	if (srv->session && !srv->session_closing) {
+	if (srv->session) {
 		zb_server_session_lost(srv);
 		return;
 	}
-	if (srv->session_closing)
+	if (srv->sessions_closing > 0)
 		return;
 	void (*done)(void *) = TAKE_PTR(srv->shutdown_done);
 	done(srv->shutdown_arg);

@@ -18,7 +18,7 @@
 struct capture {
 	size_t cap, total;
 	char *head;
-	size_t head_len;
+	size_t head_len, head_cap;
 	char *tail; /* ring of cap - cap/2 bytes */
 	size_t tail_size, tail_pos, tail_len;
 };
@@ -33,6 +33,7 @@ struct shell {
 	struct capture out, err;
 	char *pending; /* output not yet sent as progress */
 	size_t pending_len;
+	size_t progress_sent; /* bytes of output sent as progress so far */
 	uint64_t started_ms, timeout_ms;
 	bool timed_out, cancelled, exited;
 	struct zb_exit status;
@@ -41,12 +42,12 @@ struct shell {
 	char *cwd;
 };
 
+/* Buffers grow with the output instead of taking the whole cap up front: fifty parallel
+ * calls that print a line each must not cost fifty times two caps. */
 static void capture_init(struct capture *c, size_t cap)
 {
 	c->cap = cap;
-	c->head = zb_xmalloc(cap / 2 + 1);
 	c->tail_size = cap - cap / 2;
-	c->tail = zb_xmalloc(c->tail_size + 1);
 }
 
 static void capture_add(struct capture *c, const char *data, size_t len)
@@ -55,12 +56,23 @@ static void capture_add(struct capture *c, const char *data, size_t len)
 	size_t h = c->cap / 2 - c->head_len;
 	if (h > len)
 		h = len;
-	memcpy(c->head + c->head_len, data, h);
-	c->head_len += h;
+	if (h > 0) {
+		if (c->head_len + h > c->head_cap) {
+			size_t cap = c->head_cap ? c->head_cap : 4096;
+			while (cap < c->head_len + h)
+				cap *= 2;
+			c->head_cap = cap < c->cap / 2 ? cap : c->cap / 2;
+			c->head = zb_xrealloc(c->head, c->head_cap);
+		}
+		memcpy(c->head + c->head_len, data, h);
+		c->head_len += h;
+	}
 	data += h;
 	len -= h;
 	if (len == 0 || c->tail_size == 0)
 		return;
+	if (!c->tail)
+		c->tail = zb_xmalloc(c->tail_size);
 	if (len > c->tail_size) {
 		data += len - c->tail_size;
 		len = c->tail_size;
@@ -82,7 +94,8 @@ static json_t *capture_text(struct capture *c, bool *ret_truncated)
 			 c->total - kept);
 	size_t mlen = strlen(marker);
 	char *buf = zb_xmalloc(kept + mlen + 1);
-	memcpy(buf, c->head, c->head_len);
+	if (c->head_len)
+		memcpy(buf, c->head, c->head_len);
 	memcpy(buf + c->head_len, marker, mlen);
 	size_t start =
 		(c->tail_pos + c->tail_size - c->tail_len) % (c->tail_size ? c->tail_size : 1);
@@ -111,13 +124,15 @@ static void flush_progress(struct shell *sh)
 {
 	if (sh->pending_len == 0)
 		return;
-	size_t total = sh->out.total + sh->err.total;
 	/* Progress messages carry text: never cut a UTF-8 character in two between them. */
 	size_t ok = zb_utf8_valid_prefix(sh->pending, sh->pending_len);
 	if (ok == 0 || sh->pending_len - ok > 3)
 		ok = sh->pending_len;
 	char *msg = zb_xstrndup(sh->pending, ok);
-	zb_tool_call_progress(sh->call, (double)total, -1, msg);
+	/* progress must increase with every notification: count what was sent, which grows by
+	 * at least one byte each time. */
+	sh->progress_sent += ok;
+	zb_tool_call_progress(sh->call, (double)sh->progress_sent, -1, msg);
 	free(msg);
 	memmove(sh->pending, sh->pending + ok, sh->pending_len - ok);
 	sh->pending_len -= ok;
