@@ -483,10 +483,14 @@ static void handle_message(struct ns_box *b, json_t *msg)
 	maybe_run_done(r);
 }
 
-static void on_box_readable(uv_poll_t *poll, int status, int events)
+/* Take every message the sandbox has sent. An init that ends (a build that failed sends
+ * `error` and exits) while a `run` we sent is still unread in its queue makes the kernel
+ * flag our socket with ECONNRESET, and the next recvmsg returns that error once, before the
+ * messages still queued here. So an error is not the end: reading goes on until end of file,
+ * and the sandbox's own message, when it sent one, is what the commands get. */
+static void drain_box(struct ns_box *b)
 {
-	struct ns_box *b = poll->data;
-	for (;;) {
+	for (int errors = 0; !b->gone;) {
 		json_t *msg = NULL;
 		int fds[ZB_NS_MAX_FDS];
 		size_t n_fds = 0;
@@ -497,15 +501,20 @@ static void on_box_readable(uv_poll_t *poll, int status, int events)
 			return;
 		if (r == -EBADMSG)
 			continue;
-		if (r < 0) {
+		if (r == -EPIPE || (r < 0 && ++errors > 8)) {
 			box_gone(b);
 			return;
 		}
+		if (r < 0)
+			continue;
 		handle_message(b, msg);
 		json_decref(msg);
-		if (b->gone)
-			return;
 	}
+}
+
+static void on_box_readable(uv_poll_t *poll, int status, int events)
+{
+	drain_box(poll->data);
 }
 
 /* Ask the session helper (started if need be) for a new sandbox. A helper that is gone
@@ -603,9 +612,17 @@ static int ns_run(struct zb_session *s, const struct zb_run_spec *spec, struct z
 					    "the command's arguments must be valid UTF-8");
 		}
 
+	/* Take what the sandbox has sent so far: one that has failed since is replaced now,
+	 * not found out by a send that fails. */
+	if (s->persistent && s->current)
+		drain_box(s->current);
+	else if (!s->persistent && s->spare)
+		drain_box(s->spare);
 	struct ns_box *b;
+	bool fresh = false; /* started for this call, not built before it */
 	if (s->persistent) {
 		b = s->current;
+		fresh = !b;
 		if (!b && !(b = s->current = start_box(s, err))) {
 			json_decref(argv);
 			return -1;
@@ -615,6 +632,7 @@ static int ns_run(struct zb_session *s, const struct zb_run_spec *spec, struct z
 		 * failure costs no call; a lasting one shows up in the fresh sandbox. */
 		b = s->spare;
 		s->spare = NULL;
+		fresh = !b || b->gone;
 		if ((!b || b->gone) && !(b = start_box(s, err))) {
 			json_decref(argv);
 			return -1;
@@ -654,8 +672,26 @@ static int ns_run(struct zb_session *s, const struct zb_run_spec *spec, struct z
 				argv, "env", strv_json(spec->env), "cwd", cwd);
 	free(default_cwd);
 	int child_fds[3] = {in[0], out[1], errp[1]};
-	e = has_stdin ? zb_ns_send(b->sock, msg, child_fds, 3)
-		      : zb_ns_send(b->sock, msg, child_fds + 1, 2);
+	for (;;) {
+		e = has_stdin ? zb_ns_send(b->sock, msg, child_fds, 3)
+			      : zb_ns_send(b->sock, msg, child_fds + 1, 2);
+		/* A sandbox that failed has said why before its end made the send fail. */
+		if (e < 0)
+			drain_box(b);
+		if ((e == 0 && !b->gone) || fresh)
+			break;
+		/* A sandbox built before this call (the spare, or a persistent session's)
+		 * that failed in the moment since the look above is replaced once, as it
+		 * would have been a moment earlier; one started for this call reports. */
+		box_gone(b);
+		fresh = true;
+		struct ns_box *again = start_box(s, NULL);
+		if (!again)
+			break;
+		b = r->box = again;
+		if (s->persistent)
+			s->current = b;
+	}
 	json_decref(msg);
 	close_fds(child_fds, 3);
 	if (e < 0 || b->gone) {
@@ -663,11 +699,16 @@ static int ns_run(struct zb_session *s, const struct zb_run_spec *spec, struct z
 		close_fds(ours, 3);
 		run->priv = NULL;
 		free(r);
-		const char *why = b->error ? b->error : strerror(e < 0 ? -e : EPIPE);
-		zb_error_set(err, ZB_ERR_TOOL, e < 0 ? -e : EPIPE,
-			     "cannot reach the sandbox: %s; try again (a fresh sandbox will be "
-			     "started)",
-			     why);
+		if (b->error)
+			zb_error_set(err, ZB_ERR_TOOL, EPIPE,
+				     "the sandbox could not be built: %s; try again (a fresh "
+				     "sandbox will be started)",
+				     b->error);
+		else
+			zb_error_set(err, ZB_ERR_TOOL, e < 0 ? -e : EPIPE,
+				     "cannot reach the sandbox: %s; try again (a fresh sandbox "
+				     "will be started)",
+				     strerror(e < 0 ? -e : EPIPE));
 		box_gone(b);
 		return -1;
 	}

@@ -208,6 +208,77 @@ static struct {
 	char v1_why[3][160];
 } where;
 
+/* "+memory +pids" for the wanted controllers that `have` lists (cgroup.controllers). */
+static void wanted_controllers(const struct sb_spec *spec, const char *have, char *want,
+			       size_t want_len)
+{
+	want[0] = '\0';
+	for (int i = 0; i < 3; i++)
+		if (wanted(spec, i) && strstr(have, controllers[i])) {
+			size_t n = strlen(want);
+			snprintf(want + n, want_len - n, "%s%s", n ? " +" : "+", controllers[i]);
+		}
+}
+
+/* Our own v2 cgroup as the parent of the sandboxes' cgroups: it must have the memory and
+ * pids controllers, and be able to give them to children. 0, or -1 and why not. */
+static int own_v2_base(const struct sb_spec *spec, const char *base, char *why, size_t why_len)
+{
+	char path[4300], want[64];
+	snprintf(path, sizeof(path), "%s/cgroup.controllers", base);
+	_cleanup_free_ char *have = read_text(path);
+	if (!have || !strstr(have, "memory") || !strstr(have, "pids")) {
+		snprintf(why, why_len, "cgroup v2 has no memory/pids controllers here");
+		return -1;
+	}
+	/* Enabling controllers for children fails with EBUSY when our own cgroup holds
+	 * processes and is not the root (the "no internal processes" rule). */
+	wanted_controllers(spec, have, want, sizeof(want));
+	if (want[0] && write_str(base, "cgroup.subtree_control", want) < 0) {
+		snprintf(why, why_len, "cannot delegate controllers in %.80s: %s", base,
+			 strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* Security: as root on a systemd host with cgroup v2 the helper's own cgroup (a session
+ * scope or a service) holds other processes, so it cannot give controllers to children
+ * (EBUSY), and there was no pids limit at all: RLIMIT_NPROC does not count for uid 0, and a
+ * fork bomb in the sandbox took the host's process table. Root may use the hierarchy's top,
+ * which is exempt from that rule: the sandboxes' cgroups go under `<mount>/zonebox`, a
+ * cgroup of zonebox's own that holds no process (created here, the controllers enabled in
+ * the root's and its subtree_control). systemd leaves cgroups it did not create alone.
+ * Returns the parent's path, or NULL with why not. */
+static char *top_level_v2_base(const struct sb_spec *spec, const char *mnt, char *why,
+			       size_t why_len)
+{
+	char path[4300], want[64];
+	snprintf(path, sizeof(path), "%s/cgroup.controllers", mnt);
+	_cleanup_free_ char *have = read_text(path);
+	if (!have || !strstr(have, "memory") || !strstr(have, "pids")) {
+		snprintf(why, why_len, "cgroup v2 has no memory/pids controllers at %.80s", mnt);
+		return NULL;
+	}
+	wanted_controllers(spec, have, want, sizeof(want));
+	if (want[0] && write_str(mnt, "cgroup.subtree_control", want) < 0) {
+		snprintf(why, why_len, "cannot enable controllers in %.80s: %s", mnt,
+			 strerror(errno));
+		return NULL;
+	}
+	snprintf(path, sizeof(path), "%s/zonebox", mnt);
+	if (mkdir(path, 0755) < 0 && errno != EEXIST) {
+		snprintf(why, why_len, "cannot create %.80s: %s", path, strerror(errno));
+		return NULL;
+	}
+	if (want[0] && write_str(path, "cgroup.subtree_control", want) < 0) {
+		snprintf(why, why_len, "cannot delegate controllers in %.80s: %s", path,
+			 strerror(errno));
+		return NULL;
+	}
+	return zb_xstrdup(path);
+}
+
 static void discover_v2(const struct sb_spec *spec)
 {
 	_cleanup_free_ char *mnt = find_mount(NULL);
@@ -216,30 +287,21 @@ static void discover_v2(const struct sb_spec *spec)
 		snprintf(where.v2_why, sizeof(where.v2_why), "no cgroup v2 hierarchy");
 		return;
 	}
-	char base[4200], path[4300];
+	char base[4200];
 	snprintf(base, sizeof(base), "%s%s", mnt, strcmp(own, "/") == 0 ? "" : own);
-	snprintf(path, sizeof(path), "%s/cgroup.controllers", base);
-	_cleanup_free_ char *have = read_text(path);
-	if (!have || !strstr(have, "memory") || !strstr(have, "pids")) {
-		snprintf(where.v2_why, sizeof(where.v2_why),
-			 "cgroup v2 has no memory/pids controllers here");
-		return;
-	}
-	/* Enabling controllers for children fails with EBUSY when our own cgroup holds
-	 * processes and is not the root (the "no internal processes" rule). */
-	char want[64] = "";
-	for (int i = 0; i < 3; i++)
-		if (wanted(spec, i) && strstr(have, controllers[i])) {
-			strcat(want, want[0] ? " +" : "+");
-			strcat(want, controllers[i]);
+	if (own_v2_base(spec, base, where.v2_why, sizeof(where.v2_why)) == 0) {
+		where.v2_base = zb_xstrdup(base);
+	} else if (!spec->userns && geteuid() == 0) {
+		char why[160];
+		where.v2_base = top_level_v2_base(spec, mnt, why, sizeof(why));
+		if (!where.v2_base) {
+			char first[160];
+			snprintf(first, sizeof(first), "%s", where.v2_why);
+			snprintf(where.v2_why, sizeof(where.v2_why), "%.70s; %.80s", first, why);
 		}
-	if (want[0] && write_str(base, "cgroup.subtree_control", want) < 0) {
-		snprintf(where.v2_why, sizeof(where.v2_why),
-			 "cannot delegate controllers in %.80s: %s", base, strerror(errno));
-		return;
 	}
-	remove_stale(base);
-	where.v2_base = zb_xstrdup(base);
+	if (where.v2_base)
+		remove_stale(where.v2_base);
 }
 
 static void discover_v1(const struct sb_spec *spec)
@@ -340,6 +402,16 @@ void sb_cgroup_prepare(const struct sb_spec *spec, const char *name, struct sb_c
 		discover_v2(spec);
 		if (!where.v2_base)
 			discover_v1(spec);
+		/* Said loudly once (the ready message says it for every sandbox): for root,
+		 * nothing else limits the number of processes. */
+		if (wanted(spec, CG_PIDS) && !spec->userns && !where.v2_base &&
+		    !where.v1_parent[CG_PIDS])
+			fprintf(stderr,
+				"zonebox-sandbox: WARNING: the pids limit is NOT enforced (%s; "
+				"%s): "
+				"commands run as root, for whom RLIMIT_NPROC does not count, so a "
+				"fork bomb in a sandbox can exhaust the host's process table\n",
+				where.v2_why, where.v1_why[CG_PIDS]);
 	}
 	char why[160];
 	if (create_v2(spec, cg, name, why, sizeof(why)))

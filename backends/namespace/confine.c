@@ -12,11 +12,78 @@
 #include <linux/capability.h>
 #include <linux/securebits.h>
 #include <signal.h>
+#include <stdio.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+
+/* Landlock's scopes (Linux 6.12, ABI 6), defined here for older headers. */
+#ifndef LANDLOCK_CREATE_RULESET_VERSION
+#define LANDLOCK_CREATE_RULESET_VERSION (1U << 0)
+#endif
+#define ZB_LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET (1ULL << 0)
+#define ZB_LANDLOCK_SCOPE_SIGNAL	       (1ULL << 1)
+struct zb_landlock_ruleset_attr {
+	uint64_t handled_access_fs;
+	uint64_t handled_access_net;
+	uint64_t scoped;
+};
+
+int sb_landlock_abi(void)
+{
+#ifdef SYS_landlock_create_ruleset
+	long abi = syscall(SYS_landlock_create_ruleset, NULL, 0, LANDLOCK_CREATE_RULESET_VERSION);
+	return abi < 0 ? -errno : (int)abi;
+#else
+	return -ENOSYS;
+#endif
+}
+
+/* Security: with `network: host` a sandbox shares the host's network namespace, and with it
+ * the host's abstract AF_UNIX sockets, which have no file and so no mount to hide them: X11
+ * (@/tmp/.X11-unix/X0: keystrokes into the user's terminal), D-Bus buses and others, each a
+ * way to run code on the host. A Landlock domain scoped to ABSTRACT_UNIX_SOCKET cannot
+ * connect or send to an abstract socket made outside the domain (EPERM); scoped to SIGNAL,
+ * it cannot signal a process outside it. It handles no file system or network access, so it
+ * restricts nothing else. Init puts itself in the domain, in every network mode (it costs one
+ * ruleset per sandbox), so all the sandbox's processes share it: its commands still reach
+ * each other's sockets, and no longer those of the host or of the session's other sandboxes
+ * (which share one network namespace with `network: none`). Without ABI 6 the scope is
+ * reported as not enforced, never claimed. */
+int sb_landlock_scope(char *how, size_t how_len)
+{
+	int abi = sb_landlock_abi();
+	if (abi < 6) {
+		if (abi < 0)
+			snprintf(how, how_len, "not enforced: no Landlock here (%s)",
+				 strerror(-abi));
+		else
+			snprintf(how, how_len,
+				 "not enforced: the kernel's Landlock ABI is %d, scopes need 6 "
+				 "(Linux 6.12)",
+				 abi);
+		return 0;
+	}
+	struct zb_landlock_ruleset_attr attr = {.scoped = ZB_LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET |
+							  ZB_LANDLOCK_SCOPE_SIGNAL};
+	int fd = (int)syscall(SYS_landlock_create_ruleset, &attr, sizeof(attr), 0);
+	if (fd < 0) {
+		snprintf(how, how_len, "not enforced: landlock_create_ruleset: %s",
+			 strerror(errno));
+		return -1;
+	}
+	long r = syscall(SYS_landlock_restrict_self, fd, 0);
+	int e = errno;
+	close(fd);
+	if (r < 0) {
+		snprintf(how, how_len, "not enforced: landlock_restrict_self: %s", strerror(e));
+		return -1;
+	}
+	snprintf(how, how_len, "Landlock ABI %d: abstract unix sockets and signals", abi);
+	return 1;
+}
 
 static _Noreturn void fail(const struct sb_exec *x, const char *what, int errnum)
 {

@@ -258,6 +258,13 @@ static _Noreturn void sandbox_init(int sock, int sync_fd, struct sb_cgroup *cg)
 		sb_send_error(sock, "unshare(CLONE_NEWCGROUP): %s", strerror(errno));
 		_exit(1);
 	}
+	/* Before the filter, so that a failure can still be reported (confine.c says why). */
+	char scope_how[160];
+	int scope = sb_landlock_scope(scope_how, sizeof(scope_how));
+	if (scope < 0) {
+		sb_send_error(sock, "confining the sandbox with Landlock: %s", scope_how);
+		_exit(1);
+	}
 	/* From here on this process and every command run under the filter (seccomp.c). */
 	if (sb_seccomp_install(&z.filter) < 0) {
 		sb_send_error(sock, "installing the seccomp filter: %s", strerror(errno));
@@ -268,6 +275,8 @@ static _Noreturn void sandbox_init(int sock, int sync_fd, struct sb_cgroup *cg)
 		json_object_set_new(json_object_get(ready, "limits"), "pids",
 				    json_pack("{s:b, s:s}", "enforced", 1, "how",
 					      "RLIMIT_NPROC in the sandbox's user namespace"));
+	json_object_set_new(json_object_get(ready, "isolation"), "landlock_scope",
+			    json_pack("{s:b, s:s}", "enforced", scope > 0, "how", scope_how));
 	zb_ns_send(sock, ready, NULL, 0);
 	json_decref(ready);
 	sb_init_run(spec, cg, sock);
@@ -416,6 +425,15 @@ static void setup_session(json_t *msg)
 		z.setup_error = zb_xstrdup(err->msg);
 		return;
 	}
+	/* Said once per session; the ready message says it for every sandbox. */
+	int abi = sb_landlock_abi();
+	if (abi < 6)
+		fprintf(stderr,
+			"zonebox-sandbox: Landlock scopes are not available (%s%d); sandboxes can "
+			"reach abstract unix sockets of their network namespace%s\n",
+			abi < 0 ? "no Landlock, error " : "ABI ", abi < 0 ? -abi : abi,
+			z.spec.net_host ? ", which with network: host are the host's (X11, D-Bus)"
+					: "");
 	if (!z.spec.net_host)
 		session_network(&z.spec);
 }

@@ -124,6 +124,12 @@ void sb_exec_prepare(const struct sb_exec *x);
 /* Wait for the request, take its fds and cwd, drop the last capabilities, exec. */
 _Noreturn void sb_exec_wait(const struct sb_exec *x);
 
+/* Landlock (confine.c): the kernel's ABI version, or -errno. sb_landlock_scope puts the
+ * calling process in a domain scoped to abstract unix sockets and signals: 1 done, 0 not
+ * available (ABI < 6), -1 failed; `how` says which, for the ready message. */
+int sb_landlock_abi(void);
+int sb_landlock_scope(char *how, size_t how_len);
+
 /* init.c: pid 1. Never returns. */
 _Noreturn void sb_init_run(const struct sb_spec *spec, const struct sb_cgroup *cg, int sock);
 

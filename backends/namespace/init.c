@@ -43,6 +43,7 @@ struct cmd {
 	json_int_t id;
 	pid_t pid; /* the reaper (persistent) or the command (per-call) */
 	int status_fd;
+	int err_fd; /* the command's stderr, to say why it could not start; or -1 */
 	long oom_before;
 	bool killed;
 	bool reported;		 /* `exit` is sent (the reaper may not be reaped yet) */
@@ -92,6 +93,27 @@ static void send_exit(json_int_t id, int exit_code, int sig, bool oom, const cha
 	if (error)
 		json_object_set_new(m, "error", json_string(error));
 	send_msg(m);
+}
+
+/* The pids limit, not the sandbox, stopped a command from starting: the commands already
+ * running (a persistent session's run in parallel) use up sandbox.limits.pids. That is the
+ * command's failure, said on its stderr with exit status 126 as a shell says "cannot
+ * execute", not a failed sandbox: the session is fine, and the next command starts once
+ * some have ended. */
+static bool pids_limit_hit(int errnum)
+{
+	return errnum == EAGAIN && g.spec->pids > 0;
+}
+
+static void send_pids_limit_exit(json_int_t id, int err_fd)
+{
+	if (err_fd >= 0)
+		dprintf(err_fd,
+			"zonebox: could not start the command: the sandbox's process limit "
+			"(pids: %llu) is reached by the commands already running; wait for some "
+			"to finish or raise sandbox.limits.pids\n",
+			(unsigned long long)g.spec->pids);
+	send_exit(id, 126, 0, false, NULL);
 }
 
 static int read_cap_last(void)
@@ -335,6 +357,14 @@ static void start_command(json_t *msg, int *fds, size_t n_fds)
 		send_exit(id, -1, 0, false, "bad run message: argv and env must be string arrays");
 		goto out;
 	}
+	/* A prepared process that died before it got a command (the pids limit was reached
+	 * when it was made, say) is replaced: the limit may have room again by now. */
+	if (g.prep.pid > 0 && g.prep.dead) {
+		if (g.prep.status_fd >= 0)
+			close(g.prep.status_fd);
+		g.prep.status_fd = -1;
+		drop_prepared();
+	}
 	path = resolve_program(argv[0], envp);
 	if (!path) {
 		dprintf(fds[n_fds - 1], "zonebox: %s: command not found\n", argv[0]);
@@ -343,6 +373,10 @@ static void start_command(json_t *msg, int *fds, size_t n_fds)
 		goto out;
 	}
 	prepare();
+	if (g.prep.pid <= 0 && pids_limit_hit(g.prep.fork_errno)) {
+		send_pids_limit_exit(id, fds[n_fds - 1]);
+		goto out;
+	}
 	if (g.prep.pid <= 0) {
 		char text[160];
 		snprintf(text, sizeof(text), "cannot start the command: fork: %s",
@@ -386,6 +420,7 @@ static void start_command(json_t *msg, int *fds, size_t n_fds)
 	g.cmds[g.n_cmds++] = (struct cmd){.id = id,
 					  .pid = g.prep.pid,
 					  .status_fd = g.prep.status_fd,
+					  .err_fd = fcntl(fds[n_fds - 1], F_DUPFD_CLOEXEC, 3),
 					  .oom_before = oom_before};
 	g.ran_one = true;
 	bool dead = g.prep.dead;
@@ -431,6 +466,9 @@ static void read_records(struct cmd *c)
 	c->status_fd = -1;
 }
 
+static void report_failure(struct cmd *c, const struct sb_record *failed);
+static void report_status(struct cmd *c, int wstatus);
+
 static void report(struct cmd *c, int wstatus)
 {
 	g.command_ended = true;
@@ -438,30 +476,47 @@ static void report(struct cmd *c, int wstatus)
 	if (c->status_fd >= 0)
 		close(c->status_fd);
 	c->status_fd = -1;
-	if (c->have_status)
-		wstatus = c->status;
-	struct sb_record failed = c->failed;
-	if (failed.kind) {
-		failed.what[sizeof(failed.what) - 1] = '\0';
-		/* A program that cannot be executed is the command's failure, as in a shell
-		 * (127 not found, 126 not executable); the message went to its stderr. */
-		if (strcmp(failed.what, "exec") == 0 &&
-		    (failed.value == ENOENT || failed.value == EACCES || failed.value == ENOEXEC)) {
-			send_exit(c->id, failed.value == ENOENT ? 127 : 126, 0, false, NULL);
-			return;
-		}
-		char text[200];
-		if (strcmp(failed.what, "cwd") == 0)
-			snprintf(text, sizeof(text),
-				 "cannot change to the working directory: %s; give a cwd that "
-				 "exists inside a zone",
-				 strerror(failed.value));
-		else
-			snprintf(text, sizeof(text), "cannot start the command: %s: %s",
-				 failed.what, strerror(failed.value));
-		send_exit(c->id, -1, 0, false, text);
+	if (c->failed.kind)
+		report_failure(c, &c->failed);
+	else
+		report_status(c, wstatus);
+	if (c->err_fd >= 0)
+		close(c->err_fd);
+	c->err_fd = -1;
+}
+
+static void report_failure(struct cmd *c, const struct sb_record *failed_rec)
+{
+	struct sb_record failed = *failed_rec;
+	failed.what[sizeof(failed.what) - 1] = '\0';
+	/* The reaper could not make the command's process. */
+	if (strcmp(failed.what, "fork") == 0 && pids_limit_hit(failed.value)) {
+		send_pids_limit_exit(c->id, c->err_fd);
 		return;
 	}
+	/* A program that cannot be executed is the command's failure, as in a shell (127
+	 * not found, 126 not executable); the message went to its stderr. */
+	if (strcmp(failed.what, "exec") == 0 &&
+	    (failed.value == ENOENT || failed.value == EACCES || failed.value == ENOEXEC)) {
+		send_exit(c->id, failed.value == ENOENT ? 127 : 126, 0, false, NULL);
+		return;
+	}
+	char text[200];
+	if (strcmp(failed.what, "cwd") == 0)
+		snprintf(text, sizeof(text),
+			 "cannot change to the working directory: %s; give a cwd that exists "
+			 "inside a zone",
+			 strerror(failed.value));
+	else
+		snprintf(text, sizeof(text), "cannot start the command: %s: %s", failed.what,
+			 strerror(failed.value));
+	send_exit(c->id, -1, 0, false, text);
+}
+
+static void report_status(struct cmd *c, int wstatus)
+{
+	if (c->have_status)
+		wstatus = c->status;
 	int code = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : -1;
 	int sig = WIFSIGNALED(wstatus) ? WTERMSIG(wstatus) : 0;
 	/* The cgroup's OOM killer fired while the command ran, and the command died of

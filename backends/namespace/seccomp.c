@@ -24,6 +24,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static const char *const refused_eperm[] = {"unshare",
@@ -74,14 +75,39 @@ static const char *const refused_eperm[] = {"unshare",
 
 /* ENOSYS, not EPERM: callers (glibc's clone3, util-linux's mount) fall back to the old call,
  * which the rules above then judge. */
-static const char *const refused_enosys[] = {"clone3",	  "fsopen",	   "fsconfig",
-					     "fsmount",	  "fspick",	   "move_mount",
-					     "open_tree", "mount_setattr", "open_tree_attr"};
+static const char *const refused_enosys[] = {
+	"clone3",     "fsopen",	   "fsconfig",	    "fsmount",	      "fspick",
+	"move_mount", "open_tree", "mount_setattr", "open_tree_attr", "openat2"};
 /* x86_64 numbers of calls newer than this libseccomp knows by name. */
 static const struct {
 	const char *name;
 	int nr;
-} raw_numbers[] = {{"open_tree_attr", 467}, {"quotactl_fd", 443}};
+} raw_numbers[] = {{"open_tree_attr", 467}, {"quotactl_fd", 443}, {"fchmodat2", 452}};
+
+/* Security: no setuid or setgid files. In root mode a command runs as the host's uid 0, so
+ * a file it owns in an rw zone is owned by root on the host: `cp /bin/sh /work/x; chmod 6755
+ * /work/x` left a setuid-root shell that any local user could later run on the host (nosuid
+ * protects only the sandbox's own mounts). Unprivileged, the same gives other users the
+ * caller's identity. Every way to set those mode bits is refused with EPERM, in both modes:
+ * chmod, fchmod, fchmodat, fchmodat2 (the mode argument), open, openat and creat when they
+ * create a file (O_CREAT, or O_TMPFILE and a later linkat), and mknod/mknodat, which make
+ * regular files without any capability. openat2 carries its mode in a struct that seccomp
+ * cannot read: it fails with ENOSYS (above), and its callers fall back to openat, judged
+ * here. mkdir ignores those bits (a folder's setgid bit comes from its parent, and makes no
+ * program privileged). The cost: a setgid folder (`chmod g+s dir`) cannot be made either,
+ * as a seccomp filter cannot tell a folder from a file.
+ *
+ * File capabilities (setxattr of "security.capability") would be the other way to leave a
+ * privileged program behind; seccomp cannot compare the attribute's name (a pointer), but it
+ * does not need to: the kernel requires CAP_SETFCAP for that attribute, and a command has no
+ * capability at all (bounding set empty, securebits locked, no_new_privs). */
+static const struct {
+	const char *name;
+	int mode_arg;  /* which argument holds the mode */
+	int flags_arg; /* the open flags, or -1: the call always sets the mode */
+} mode_setters[] = {{"chmod", 1, -1},	  {"fchmod", 1, -1}, {"fchmodat", 2, -1},
+		    {"fchmodat2", 2, -1}, {"creat", 1, -1},  {"mknod", 1, -1},
+		    {"mknodat", 2, -1},	  {"open", 2, 1},    {"openat", 3, 2}};
 
 /* Security: CLONE_NEWPID is not in this list, because init, which runs under this filter,
  * gives every command of a persistent session a pid namespace of its own. For a command,
@@ -124,6 +150,37 @@ static int add_rules(scmp_filter_ctx ctx, const struct sb_spec *spec)
 				     SCMP_A0(SCMP_CMP_MASKED_EQ, f, f));
 		if (r < 0)
 			return r;
+	}
+	for (size_t i = 0; i < ZB_ARRAY_SIZE(mode_setters); i++) {
+		int nr = resolve(mode_setters[i].name);
+		if (nr < 0)
+			continue;
+		static const scmp_datum_t bits[] = {S_ISUID, S_ISGID};
+		/* __O_TMPFILE alone: O_TMPFILE also has O_DIRECTORY, which plain opens use. */
+		static const scmp_datum_t creating[] = {O_CREAT, O_TMPFILE & ~O_DIRECTORY};
+		for (size_t k = 0; k < ZB_ARRAY_SIZE(bits); k++) {
+			struct scmp_arg_cmp mode = {.arg = (unsigned)mode_setters[i].mode_arg,
+						    .op = SCMP_CMP_MASKED_EQ,
+						    .datum_a = bits[k],
+						    .datum_b = bits[k]};
+			if (mode_setters[i].flags_arg < 0) {
+				r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), nr, 1, mode);
+				if (r < 0)
+					return r;
+				continue;
+			}
+			for (size_t f = 0; f < ZB_ARRAY_SIZE(creating); f++) {
+				struct scmp_arg_cmp flags = {
+					.arg = (unsigned)mode_setters[i].flags_arg,
+					.op = SCMP_CMP_MASKED_EQ,
+					.datum_a = creating[f],
+					.datum_b = creating[f]};
+				r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), nr, 2, flags,
+						     mode);
+				if (r < 0)
+					return r;
+			}
+		}
 	}
 	/* Attack: pushing characters into the terminal's input queue so that the shell that
 	 * started zonebox runs them (TIOCSTI), or the console's TIOCLINUX selection paste. The

@@ -45,7 +45,11 @@ static void on_exited(struct zb_run *run, const struct zb_exit *e)
 {
 	struct result *r = run->data;
 	r->exit = *e;
-	r->exit.error = e->error ? zb_xstrdup(e->error) : NULL;
+	r->exit.error = NULL;
+	if (e->error) {
+		snprintf(r->error, sizeof(r->error), "%s", e->error);
+		r->exit.error = r->error;
+	}
 	r->done = true;
 }
 
@@ -67,6 +71,7 @@ int start(const struct zb_backend *b, struct zb_session *s, struct zb_run *run, 
 	struct zb_error *err = NULL;
 	if (b->run(s, &spec, run, &err) < 0) {
 		printf("# run failed: %s\n", err->msg);
+		snprintf(res->run_error, sizeof(res->run_error), "%s", err->msg);
 		zb_error_free(err);
 		return -1;
 	}
@@ -115,8 +120,7 @@ void close_session(const struct zb_backend *b, struct zb_session *s)
 		uv_run(loop, UV_RUN_ONCE);
 }
 
-/* Host processes whose command line contains `marker`. */
-int count_processes(const char *marker)
+int count_processes(const char *cmdline)
 {
 	int n = 0;
 	DIR *d = opendir("/proc");
@@ -131,15 +135,30 @@ int count_processes(const char *marker)
 		close(fd);
 		if (len <= 0)
 			continue;
+		/* "a\0b\0" -> "a b" */
+		if (buf[len - 1] == '\0')
+			len--;
 		for (ssize_t i = 0; i < len; i++)
 			if (buf[i] == '\0')
 				buf[i] = ' ';
 		buf[len] = '\0';
-		if (strstr(buf, marker) && !strstr(buf, "/bin/sh -c"))
+		if (strcmp(buf, cmdline) == 0)
 			n++;
 	}
 	if (d)
 		closedir(d);
+	return n;
+}
+
+int wait_processes(const char *cmdline, int want, int timeout_ms)
+{
+	int n = count_processes(cmdline);
+	for (int waited = 0; n != want && waited < timeout_ms; waited += 2) {
+		if (loop)
+			uv_run(loop, UV_RUN_NOWAIT);
+		usleep(2000);
+		n = count_processes(cmdline);
+	}
 	return n;
 }
 

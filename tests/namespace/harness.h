@@ -8,7 +8,9 @@
 
 struct result {
 	bool done;
-	struct zb_exit exit;
+	struct zb_exit exit; /* exit.error points into error[] (no allocation to free) */
+	char error[1024];
+	char run_error[1024]; /* run() itself failed: its message, else "" */
 	char out[65536], err[65536];
 	size_t out_len, err_len; /* err_len counts everything, out_len what fitted */
 	size_t out_total;
@@ -26,8 +28,13 @@ void wait_done(struct result *res, int timeout_ms);
 /* /bin/sh -c script, waited for. */
 int sh(const struct zb_backend *b, struct zb_session *s, struct result *res, const char *script);
 void close_session(const struct zb_backend *b, struct zb_session *s);
-/* Host processes whose command line contains `marker` (not counting sh -c lines). */
-int count_processes(const char *marker);
+/* Host processes whose command line (arguments joined by spaces) is exactly `cmdline`. A
+ * process between fork and exec still shows its parent's, so it is not counted before it
+ * runs the program, and a shell line that merely mentions `cmdline` never is. */
+int count_processes(const char *cmdline);
+/* count_processes, read again (running the loop) until it gives `want` or `timeout_ms`
+ * passed; returns the last count. */
+int wait_processes(const char *cmdline, int want, int timeout_ms);
 /* The sandbox init of a session started by this process, or 0. */
 pid_t find_init(void);
 /* With --unprivileged and when root: become uid/gid 65534 (the user-namespace path). Returns

@@ -131,20 +131,18 @@ static void test_kill_tree(const struct zb_backend *b, struct zb_session *s, con
 		check(false, "%s: kill tree: run failed", mode);
 		return;
 	}
-	for (int i = 0; i < 300 && count_processes("sleep 1001") < 5; i++)
-		uv_run(loop, UV_RUN_NOWAIT), usleep(2000);
-	int before = count_processes("sleep 1001");
+	/* Five sleeps once each has exec'd: counted by their exact command line, read again
+	 * until they are all there (a process between fork and exec shows its shell's). */
+	int before = wait_processes("sleep 1001", 5, 5000);
 	b->kill(&run);
 	wait_done(&r, 10000);
-	usleep(50000);
-	int after = count_processes("sleep 1001");
+	int after = wait_processes("sleep 1001", 0, 2000);
 	check(r.done && r.exit.signal == SIGKILL && before >= 5 && after == 0,
 	      "%s: kill ends the whole tree with setsid/nohup (before %d, after %d)", mode, before,
 	      after);
 
 	sh(b, s, &r, "sleep 1002 >/dev/null 2>&1 & echo started");
-	usleep(50000);
-	check(r.done && r.exit.exit_code == 0 && count_processes("sleep 1002") == 0,
+	check(r.done && r.exit.exit_code == 0 && wait_processes("sleep 1002", 0, 1000) == 0,
 	      "%s: background processes end with their command", mode);
 }
 
@@ -168,8 +166,7 @@ static void test_crash(const struct zb_backend *b, struct zb_session *s)
 	      r.exit.error ? r.exit.error : "none");
 	sh(b, s, &r2, "echo again");
 	check(strcmp(r2.out, "again\n") == 0, "the next command gets a fresh sandbox");
-	usleep(50000);
-	check(count_processes("sleep 1003") == 0, "nothing of the crashed sandbox is left");
+	check(wait_processes("sleep 1003", 0, 1000) == 0, "nothing of the crashed sandbox is left");
 }
 
 static void test_close_running(const struct zb_backend *b, const struct zb_config *cfg)
@@ -181,11 +178,9 @@ static void test_close_running(const struct zb_backend *b, const struct zb_confi
 	struct zb_run run;
 	char *argv[] = {"sleep", "1004", NULL};
 	start(b, s, &run, &r, argv, NULL, NULL);
-	for (int i = 0; i < 500 && count_processes("sleep 1004") == 0; i++)
-		uv_run(loop, UV_RUN_NOWAIT), usleep(2000);
+	wait_processes("sleep 1004", 1, 1000);
 	close_session(b, s);
-	usleep(50000);
-	check(r.done && r.exit.error && count_processes("sleep 1004") == 0,
+	check(r.done && r.exit.error && wait_processes("sleep 1004", 0, 1000) == 0,
 	      "session_close ends running commands, which get exited() first");
 }
 

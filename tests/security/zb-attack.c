@@ -15,6 +15,7 @@
 #include <sys/ptrace.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <stdint.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -166,6 +167,69 @@ static int fds(void)
 	return 0;
 }
 
+/* Every way to leave a setuid or setgid file in `dir` (an rw zone). Each is reported as
+ * ESCAPED only when the file really has the bit afterwards. */
+static void report_mode(const char *name, long r, const char *file)
+{
+	struct stat st;
+	if (r >= 0 && stat(file, &st) == 0 && (st.st_mode & (S_ISUID | S_ISGID)))
+		printf("ESCAPED %s mode %o\n", name, (unsigned)st.st_mode & 07777);
+	else if (r >= 0)
+		printf("refused %s bits dropped\n", name);
+	else
+		printf("refused %s %s\n", name, strerror(errno));
+	fflush(stdout);
+}
+
+static int setuid_files(const char *dir)
+{
+	char f[300];
+	snprintf(f, sizeof(f), "%s/suid", dir);
+	int fd = open(f, O_WRONLY | O_CREAT | O_TRUNC, 0755);
+	if (fd < 0) {
+		printf("skip cannot create %s: %s\n", f, strerror(errno));
+		return 1;
+	}
+	report_mode("chmod-4755", chmod(f, 04755), f);
+	report_mode("chmod-2755", chmod(f, 02755), f);
+	report_mode("chmod-high-bits", syscall(SYS_chmod, f, 0x100000000l | 04755), f);
+	report_mode("fchmod", fchmod(fd, 06755), f);
+	report_mode("fchmodat", syscall(SYS_fchmodat, AT_FDCWD, f, 04755), f);
+	report_mode("fchmodat2", syscall(452, AT_FDCWD, f, 04755, 0), f);
+	close(fd);
+	/* ordinary modes still work */
+	printf("%s chmod-0700\n", chmod(f, 0700) == 0 ? "allowed" : "failed");
+	char g[320];
+	snprintf(g, sizeof(g), "%s/open-creat", dir);
+	report_mode("open-creat", syscall(SYS_open, g, O_WRONLY | O_CREAT, 04755), g);
+	snprintf(g, sizeof(g), "%s/openat-creat", dir);
+	report_mode("openat-creat", syscall(SYS_openat, AT_FDCWD, g, O_WRONLY | O_CREAT, 02755), g);
+	snprintf(g, sizeof(g), "%s/creat", dir);
+	report_mode("creat", syscall(SYS_creat, g, 04755), g);
+	snprintf(g, sizeof(g), "%s/mknod", dir);
+	report_mode("mknod", syscall(SYS_mknod, g, S_IFREG | 04755, 0), g);
+	snprintf(g, sizeof(g), "%s/mknodat", dir);
+	report_mode("mknodat", syscall(SYS_mknodat, AT_FDCWD, g, S_IFREG | 06755, 0), g);
+	int t = (int)syscall(SYS_openat, AT_FDCWD, dir, O_WRONLY | O_TMPFILE, 04755);
+	snprintf(g, sizeof(g), "%s/tmpfile", dir);
+	if (t >= 0) {
+		char proc[64];
+		snprintf(proc, sizeof(proc), "/proc/self/fd/%d", t);
+		if (linkat(AT_FDCWD, proc, AT_FDCWD, g, AT_SYMLINK_FOLLOW) < 0)
+			t = -1;
+	}
+	report_mode("openat-tmpfile", t, g);
+	/* struct open_how: flags, mode, resolve */
+	uint64_t how[3] = {O_WRONLY | O_CREAT, 04755, 0};
+	snprintf(g, sizeof(g), "%s/openat2", dir);
+	long r = syscall(437, AT_FDCWD, g, how, sizeof(how));
+	if (r < 0 && errno == ENOSYS)
+		printf("refused openat2 ENOSYS\n");
+	else
+		report_mode("openat2", r, g);
+	return 0;
+}
+
 static int forkbomb(void)
 {
 	int n = 0;
@@ -213,6 +277,8 @@ int main(int argc, char **argv)
 		return tty();
 	if (strcmp(c, "sockets") == 0 && argc == 5)
 		return sockets(argv[2], argv[3], atoi(argv[4]));
+	if (strcmp(c, "setuid") == 0 && argc == 3)
+		return setuid_files(argv[2]);
 	if (strcmp(c, "fds") == 0)
 		return fds();
 	if (strcmp(c, "forkbomb") == 0)
