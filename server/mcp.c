@@ -276,6 +276,16 @@ static json_t *text_content(const char *text, size_t len)
  * and clients that validate would reject the whole result, so it is logged and left out. */
 static bool fits_output_schema(const struct zb_tool *tool, const json_t *structured)
 {
+	/* The tools build their results to fit by construction, and validating a 10,000-entry
+	 * listing costs more than building it; the tests (ZONEBOX_CHECK_OUTPUT=1, set by
+	 * tests/integration/conftest.py) are where a misfit is caught. */
+	static int check = -1;
+	if (check < 0) {
+		const char *e = getenv("ZONEBOX_CHECK_OUTPUT");
+		check = e && *e && strcmp(e, "0") != 0;
+	}
+	if (!check)
+		return true;
 	const json_t *def = zb_schema_get(tool->schema);
 	const json_t *schema = def ? json_object_get(def, "outputSchema") : NULL;
 	if (!schema)

@@ -512,12 +512,18 @@ static inline void out_char(struct out *o, char c)
 static void dump_string(struct out *o, const char *s, size_t len)
 {
 	static const char hex[] = "0123456789ABCDEF";
+	/* 1 for the bytes that need an escape: a table lookup per byte in the long runs. */
+	static const unsigned char esc_tab[256] = {
+		[0 ... 0x1f] = 1,
+		['"'] = 1,
+		['\\'] = 1,
+	};
 	out_reserve(o, len + 2);
 	out_char(o, '"');
 	size_t run = 0;
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)s[i];
-		if (c >= 0x20 && c != '"' && c != '\\')
+		if (!esc_tab[c])
 			continue;
 		out_add(o, s + run, i - run);
 		run = i + 1;

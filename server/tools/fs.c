@@ -97,16 +97,30 @@ const char *zb_fs_type_name(mode_t mode)
 
 void zb_fs_rfc3339(time_t t, char *buf, size_t size)
 {
-	struct tm tm;
-	if (!gmtime_r(&t, &tm) || strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-		snprintf(buf, size, "1970-01-01T00:00:00Z");
+	/* fs.list formats one of these per entry, and entries written together share their
+	 * second: the last one is kept per thread. */
+	static _Thread_local time_t last_t = -1;
+	static _Thread_local char last[32];
+	if (t != last_t || !last[0]) {
+		struct tm tm;
+		if (!gmtime_r(&t, &tm) ||
+		    strftime(last, sizeof(last), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+			snprintf(last, sizeof(last), "1970-01-01T00:00:00Z");
+		last_t = t;
+	}
+	snprintf(buf, size, "%s", last);
 }
 
 json_t *zb_fs_entry_json(const char *display, const char *name, const struct stat *st, int dirfd)
 {
 	char mtime[32], mode[8];
 	zb_fs_rfc3339(st->st_mtim.tv_sec, mtime, sizeof(mtime));
-	snprintf(mode, sizeof(mode), "%04o", (unsigned)(st->st_mode & 07777));
+	unsigned m = (unsigned)(st->st_mode & 07777);
+	mode[0] = (char)('0' + (m >> 9));
+	mode[1] = (char)('0' + ((m >> 6) & 7));
+	mode[2] = (char)('0' + ((m >> 3) & 7));
+	mode[3] = (char)('0' + (m & 7));
+	mode[4] = '\0';
 	/* fs.list makes one of these per entry, so the keys and the strings made here (ASCII)
 	 * skip jansson's UTF-8 checks; names from the disk go through zb_json_text. */
 	json_t *e = json_object();

@@ -14,6 +14,8 @@ import pytest
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.path.abspath(os.environ.get("ZONEBOX_BIN", os.path.join(TOP, "build", "zonebox")))
+# Every result is checked against its tool's outputSchema (off by default, for speed).
+os.environ.setdefault("ZONEBOX_CHECK_OUTPUT", "1")
 
 
 class Server:
