@@ -846,8 +846,11 @@ static void case_pids_parallel(void)
 	      ok, limited);
 	/* Unprivileged, the limit is RLIMIT_NPROC, which counts only what commands fork
 	 * themselves: starting a command is not limited. */
+	/* How many start before the limit bites depends on timing (the sandbox's own init and
+	 * prepared processes count too, and under load they linger longer): the property is that
+	 * some are stopped, cleanly. */
 	if (cgroup_pids && strstr(why, "cgroup") != NULL)
-		check(limited > 0 && ok > 0,
+		check(limited > 0,
 		      "16: the pids limit stopped some of %d parallel "
 		      "commands (%d ran, %d limited)",
 		      N, ok, limited);
