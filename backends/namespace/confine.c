@@ -88,6 +88,9 @@ int sb_landlock_scope(char *how, size_t how_len)
 static _Noreturn void fail(const struct sb_exec *x, const char *what, int errnum)
 {
 	struct sb_record rec = {.kind = SB_REC_SETUP_FAILED, .value = errnum};
+	/* Seen by the reaper (it shares this memory until the exec), which then leaves the
+	 * report to init. */
+	((struct sb_request *)x->req)->exec_failed = 1;
 	size_t n = strlen(what);
 	if (n >= sizeof(rec.what))
 		n = sizeof(rec.what) - 1;
@@ -172,6 +175,9 @@ void sb_exec_prepare(const struct sb_exec *x)
 	/* The filter is inherited from init; make sure. */
 	if (prctl(PR_GET_SECCOMP, 0, 0, 0, 0) != 2)
 		fail(x, "seccomp", EPERM);
+	/* Init may drop its copy of the command's stderr once the request is sent: from here
+	 * on every failure is this process's to tell (init.c, start_command). */
+	__atomic_store_n(&((struct sb_request *)x->req)->ready, 1, __ATOMIC_RELEASE);
 }
 
 _Noreturn void sb_exec_wait(const struct sb_exec *x)
@@ -193,6 +199,7 @@ _Noreturn void sb_exec_wait(const struct sb_exec *x)
 	/* End of file: init dropped this process (the sandbox is ending); nothing to say. */
 	if (n != 1)
 		_exit(0);
+	((struct sb_request *)x->req)->started = 1;
 	int fds[3], n_fds = 0;
 	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
 		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)

@@ -101,7 +101,14 @@ struct sb_request {
 	const char *cwd;
 	char **argv;
 	char **envp;
-	char data[]; /* the strings and the arrays above point here */
+	/* Persistent sessions: the command's reaper sends its `exit` to the server itself
+	 * (init.c), so it needs the call's id, and to know that the command's process took
+	 * the request and exec'd rather than failed on its way (a failure record, for init). */
+	long long id;
+	volatile int ready;	  /* the process is confined and waits (set by it) */
+	volatile int started;	  /* it took the request (set by it) */
+	volatile int exec_failed; /* it wrote a failure record (set by it) */
+	char data[];		  /* the strings and the arrays above point here */
 };
 #define SB_REQUEST_MAP_SIZE (4u << 20) /* virtual; holds the largest run message */
 
@@ -112,13 +119,15 @@ struct sb_exec {
 	int cap_last;
 	uint64_t nproc; /* RLIMIT_NPROC, 0 = leave */
 	int report_fd;	/* close-on-exec pipe for a failure record */
+	int sock;	/* persistent: the control socket, kept by the reaper only; else -1 */
 };
 struct sb_record {
 	int kind;  /* SB_REC_* */
 	int value; /* errno or wait status */
 	char what[48];
 };
-enum { SB_REC_SETUP_FAILED = 1, SB_REC_STATUS = 2 };
+/* SB_REC_EXIT_SENT: the reaper has sent the command's `exit` to the server itself. */
+enum { SB_REC_SETUP_FAILED = 1, SB_REC_STATUS = 2, SB_REC_EXIT_SENT = 3 };
 /* Everything that does not depend on the command; on failure a record and _exit. */
 void sb_exec_prepare(const struct sb_exec *x);
 /* Wait for the request, take its fds and cwd, drop the last capabilities, exec. */
