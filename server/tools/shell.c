@@ -1,4 +1,4 @@
-/* shell.run: approval, then one command in the configured backend. This file owns what is
+/* shell.run: one approved command in the configured backend. This file owns what is
  * the same for every backend: the timeout, the output caps (head and tail kept), streaming
  * output as progress notifications, cancellation, and the result. */
 #include "tools.h"
