@@ -26,7 +26,8 @@ struct zb_ask {
 	struct zb_approvers *ap;
 	struct proc *proc; /* command approvers */
 	bool elicitation;
-	bool withdrawn; /* elicitation: the reply is still awaited, but nobody wants it */
+	bool withdrawn;	       /* elicitation: the reply is still awaited, but nobody wants it */
+	json_int_t request_id; /* elicitation: our elicitation/create request */
 	char *id;
 	char *who;
 	zb_answer_fn fn;
@@ -408,7 +409,8 @@ static int elicit(struct zb_approvers *ap, struct zb_ask *ask, const char *messa
 		"enum", "allow_once", "allow_always", "deny", "enumNames", "Allow once",
 		"Allow always", "Deny", "required", "decision");
 	_cleanup_error_ struct zb_error *err = NULL;
-	return zb_server_request(ap->srv, "elicitation/create", params, on_elicit_reply, ask, &err);
+	return zb_server_request(ap->srv, "elicitation/create", params, on_elicit_reply, ask,
+				 &ask->request_id, &err);
 }
 
 /* ---------------------------------------------------------------- the interface */
@@ -490,9 +492,10 @@ int zb_approvers_ask(struct zb_approvers *ap, const json_t *question, const char
 void zb_ask_withdraw(struct zb_ask *ask, const char *why)
 {
 	if (ask->elicitation) {
-		/* The client's request stays open until it answers (or the server stops); the
-		 * answer is then dropped. */
+		/* The client is told, so its user is not left looking at a question nobody waits
+		 * for; the reply callback frees the ask (now, from the cancel). */
 		ask->withdrawn = true;
+		zb_server_request_cancel(ask->ap->srv, ask->request_id, why);
 		return;
 	}
 	struct proc *p = ask->proc;

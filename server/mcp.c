@@ -622,8 +622,30 @@ static void handle_response(struct zb_server *srv, const json_t *id, const json_
 	zb_debug("ignoring a response to a request we did not send (or already gave up on)");
 }
 
+static void outgoing_id(json_int_t id, char *buf, size_t len)
+{
+	snprintf(buf, len, "zb-%lld", (long long)id);
+}
+
+void zb_server_request_cancel(struct zb_server *srv, json_int_t id, const char *reason)
+{
+	for (struct outgoing **p = &srv->outgoing; *p; p = &(*p)->next) {
+		struct outgoing *o = *p;
+		if (o->id != id)
+			continue;
+		*p = o->next;
+		char idbuf[32];
+		outgoing_id(id, idbuf, sizeof(idbuf));
+		zb_server_notify(srv, "notifications/cancelled",
+				 json_pack("{s:s, s:s}", "requestId", idbuf, "reason", reason));
+		o->done(o->ud, NULL, reason);
+		free(o);
+		return;
+	}
+}
+
 int zb_server_request(struct zb_server *srv, const char *method, json_t *params, zb_reply_fn done,
-		      void *ud, struct zb_error **err)
+		      void *ud, json_int_t *ret_id, struct zb_error **err)
 {
 	if (srv->shutting_down) {
 		json_decref(params);
@@ -636,7 +658,9 @@ int zb_server_request(struct zb_server *srv, const char *method, json_t *params,
 	o->next = srv->outgoing;
 	srv->outgoing = o;
 	char idbuf[32];
-	snprintf(idbuf, sizeof(idbuf), "zb-%lld", (long long)o->id);
+	outgoing_id(o->id, idbuf, sizeof(idbuf));
+	if (ret_id)
+		*ret_id = o->id;
 	json_t *m = json_object();
 	json_object_set_new(m, "jsonrpc", json_string("2.0"));
 	json_object_set_new(m, "id", json_string(idbuf));

@@ -44,7 +44,10 @@ void zb_server_notify(struct zb_server *srv, const char *method, json_t *params)
  * with an error, or the server shuts down. Returns -1 (and *err) if it cannot be sent. */
 typedef void (*zb_reply_fn)(void *ud, const json_t *result, const char *error);
 int zb_server_request(struct zb_server *srv, const char *method, json_t *params, zb_reply_fn done,
-		      void *ud, struct zb_error **err);
+		      void *ud, json_int_t *ret_id, struct zb_error **err);
+/* Give up on a request sent with zb_server_request: its `done` runs now with an error, and the
+ * client is told with notifications/cancelled, so it can take its question off the screen. */
+void zb_server_request_cancel(struct zb_server *srv, json_int_t id, const char *reason);
 /* The client's capabilities from initialize (borrowed; an empty object before it). */
 const json_t *zb_server_client_capabilities(struct zb_server *srv);
 /* Tool names as advertised: "shell.run" or "shell_run". */

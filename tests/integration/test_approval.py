@@ -544,14 +544,18 @@ def test_elicitation_timeout_then_late_answer(env):
     s = env.server("  approver: elicitation", capabilities=ELICIT, timeout="1s")
     s.send({"jsonrpc": "2.0", "id": "call", "method": "tools/call",
             "params": {"name": "shell.run", "arguments": {"command": "echo x"}}})
-    asked = None
+    asked, cancels = None, []
     while True:
         m = s.recv()
         if m.get("method") == "elicitation/create":
             asked = m
+        elif m.get("method") == "notifications/cancelled":
+            cancels.append(m["params"]["requestId"])
         elif m.get("id") == "call":
             break
     assert m["result"]["isError"] and "gave no answer within 1 s" in text(m)
+    # The client was told to take the question away (it came before the result).
+    assert cancels == [asked["id"]]
     # The late answer is dropped; nothing runs.
     s.send({"jsonrpc": "2.0", "id": asked["id"],
             "result": {"action": "accept", "content": {"decision": "allow_once"}}})
