@@ -124,7 +124,8 @@ class Env:
         while time.monotonic() < deadline:
             if os.path.exists(self.audit):
                 with open(self.audit) as f:
-                    lines = [json.loads(l) for l in f if l.strip()]
+                    # A line still being written has no newline yet: not counted.
+                    lines = [json.loads(l) for l in f if l.endswith("\n") and l.strip()]
                 if len(lines) >= want:
                     break
             time.sleep(0.02)

@@ -212,7 +212,9 @@ def audit_tail(path, n, timeout=5.0):
     lines = []
     while time.monotonic() < deadline:
         if path.exists():
-            lines = [json.loads(l) for l in path.read_text().splitlines() if l.strip()]
+            # A line still being written has no newline yet: not counted.
+            lines = [json.loads(l) for l in path.read_text().splitlines(keepends=True)
+                     if l.endswith("\n") and l.strip()]
             if len(lines) >= n:
                 break
         time.sleep(0.02)
