@@ -1,6 +1,7 @@
 #include "rpc.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 
 #include "log.h"
@@ -138,6 +139,7 @@ struct zb_stdio {
 	int closes_pending;
 	bool closing;
 	uv_timer_t linger; /* bounds how long close waits for a client that stopped reading */
+	uv_timer_t hangup; /* while reading is paused: has the client closed stdin meanwhile? */
 	void (*done)(void *arg);
 	void *done_arg;
 };
@@ -190,6 +192,8 @@ struct zb_stdio *zb_stdio_new(uv_loop_t *loop, int in_fd, int out_fd, size_t max
 	io->out_fd = out_fd;
 	io->high_water = 8u << 20;
 	zb_framer_init(&io->framer, max_line, on_line, on_oversize, ud);
+	uv_timer_init(loop, &io->hangup);
+	io->hangup.data = io;
 	return io;
 }
 
@@ -265,11 +269,25 @@ static void file_read_next(struct zb_stdio *io)
 		input_ended(io);
 }
 
+/* Reading is paused while the client does not read our replies, so its EOF would never be
+ * seen and the server would wait forever: the pipe's hang-up is checked without reading. */
+static void on_hangup_check(uv_timer_t *t)
+{
+	struct zb_stdio *io = t->data;
+	struct pollfd p = {.fd = io->in_fd, .events = POLLIN};
+	if (poll(&p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLERR))) {
+		uv_timer_stop(t);
+		zb_warning("stdin was closed while replies waited to be written; stopping");
+		input_ended(io);
+	}
+}
+
 static void resume_reading(struct zb_stdio *io)
 {
 	if (!io->paused)
 		return;
 	io->paused = false;
+	uv_timer_stop(&io->hangup);
 	if (io->in_kind == IO_STREAM && io->reading)
 		uv_read_start(&io->in.stream, on_alloc, on_read);
 	else if (io->in_kind == IO_FILE)
@@ -281,8 +299,10 @@ static void pause_reading(struct zb_stdio *io)
 	if (io->paused || !io->reading)
 		return;
 	io->paused = true;
-	if (io->in_kind == IO_STREAM)
+	if (io->in_kind == IO_STREAM) {
 		uv_read_stop(&io->in.stream);
+		uv_timer_start(&io->hangup, on_hangup_check, 250, 250);
+	}
 }
 
 int zb_stdio_start(struct zb_stdio *io)
@@ -469,6 +489,7 @@ void zb_stdio_close(struct zb_stdio *io, void (*done)(void *arg), void *arg)
 	zb_stdio_stop(io);
 	if (io->in_kind == IO_STREAM)
 		close_handle(io, &io->in.handle);
+	close_handle(io, (uv_handle_t *)&io->hangup);
 	uv_timer_init(io->loop, &io->linger);
 	io->linger.data = io;
 	if (io->writes_pending > 0)

@@ -77,3 +77,22 @@ def test_progress_strictly_increases(server_factory, tmp_path):
         elif m.get("id") == 1:
             break
     assert values and all(a < b for a, b in zip(values, values[1:])), values
+
+
+def test_eof_seen_while_replies_wait(server_factory, tmp_path):
+    # A client that stops reading (replies pile up, reading pauses) and then closes stdin:
+    # the server must notice and stop, not wait forever.
+    s = server_factory(config="""
+sandbox:
+  backend: "null"
+  limits: {output: 4M}
+  zones: [{name: work, mode: tmpfs, size: 1M}]
+approval: {default: allow}
+""")
+    s.initialize()
+    for i in range(10):
+        s.send({"jsonrpc": "2.0", "id": i, "method": "tools/call",
+                "params": {"name": "shell.run", "arguments": {"argv": ["spew", "3000000"]}}})
+    time.sleep(1.0)  # replies fill the pipe; the server stops reading
+    s.close_stdin()
+    assert s.wait(timeout=10) == 0
