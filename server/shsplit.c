@@ -202,11 +202,11 @@ static size_t skip_dquote(struct scan *sc, size_t p)
 	return sc->len + 1;
 }
 
-/* p is after `depth` opening parentheses; returns the index after the matching closing
- * one, or len + 1. Quotes and nested substitutions are stepped over. (A `case` pattern's
- * lone ')' inside can end it early; what follows then looks like garbage, and since the
+/* p is after `depth` opening brackets `open`; returns the index after the matching `close`,
+ * or len + 1. Quotes and backquoted substitutions are stepped over. (A `case` pattern's lone
+ * ')' inside $(...) can end it early; what follows then looks like garbage, and since the
  * caller has already recorded a problem, nothing it finds there can make it allowed.) */
-static size_t skip_parens(struct scan *sc, size_t p, int depth)
+static size_t skip_nested(struct scan *sc, size_t p, int depth, char open, char close)
 {
 	while (p < sc->len) {
 		char c = sc->s[p];
@@ -221,10 +221,10 @@ static size_t skip_parens(struct scan *sc, size_t p, int depth)
 			while (p < sc->len && sc->s[p] != '`')
 				p += sc->s[p] == '\\' ? 2 : 1;
 			p++;
-		} else if (c == '(') {
+		} else if (c == open) {
 			depth++;
 			p++;
-		} else if (c == ')') {
+		} else if (c == close) {
 			p++;
 			if (--depth == 0)
 				return p;
@@ -235,30 +235,15 @@ static size_t skip_parens(struct scan *sc, size_t p, int depth)
 	return sc->len + 1;
 }
 
+static size_t skip_parens(struct scan *sc, size_t p, int depth)
+{
+	return skip_nested(sc, p, depth, '(', ')');
+}
+
 /* p is after "${"; returns the index after the matching '}', or len + 1. */
 static size_t skip_braces(struct scan *sc, size_t p)
 {
-	int depth = 1;
-	while (p < sc->len) {
-		char c = sc->s[p];
-		if (c == '\\') {
-			p += 2;
-		} else if (c == '\'') {
-			p = skip_squote(sc, p + 1);
-		} else if (c == '"') {
-			p = skip_dquote(sc, p + 1);
-		} else if (c == '{') {
-			depth++;
-			p++;
-		} else if (c == '}') {
-			p++;
-			if (--depth == 0)
-				return p;
-		} else {
-			p++;
-		}
-	}
-	return sc->len + 1;
+	return skip_nested(sc, p, 1, '{', '}');
 }
 
 /* ---------------------------------------------------------------- words */
