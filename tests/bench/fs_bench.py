@@ -35,21 +35,12 @@ import sys
 import tempfile
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-TOP = os.path.dirname(os.path.dirname(HERE))
-ZB_BIN = os.path.abspath(os.environ.get("ZONEBOX_BIN", os.path.join(TOP, "build", "zonebox")))
-FS_JS = os.path.join(HERE, "node_modules", "@modelcontextprotocol", "server-filesystem",
-                     "dist", "index.js")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchlib import HERE, TOP, ZB_BIN, FS_JS, ALL_CPUS, CLIENT_CPUS, SERVER_CPUS  # noqa: E402
+
 TIMEOUT = 120.0
 F_SETPIPE_SZ = 1031
 
-# The client on one CPU, the servers on the others (when there are two or more), so that
-# both servers are measured alike.
-ALL_CPUS = sorted(os.sched_getaffinity(0))
-if len(ALL_CPUS) >= 2 and os.environ.get("ZB_BENCH_PIN", "1") != "0":
-    CLIENT_CPUS, SERVER_CPUS = {ALL_CPUS[0]}, set(ALL_CPUS[1:])
-else:
-    CLIENT_CPUS = SERVER_CPUS = set(ALL_CPUS)
 
 
 def log(*a):

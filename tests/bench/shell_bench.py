@@ -46,9 +46,9 @@ import sys
 import tempfile
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-TOP = os.path.dirname(os.path.dirname(HERE))
-ZB_BIN = os.path.abspath(os.environ.get("ZONEBOX_BIN", os.path.join(TOP, "build", "zonebox")))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchlib import HERE, TOP, ZB_BIN  # noqa: E402
+
 N = max(20, int(os.environ.get("ZB_BENCH_N", "300")))
 RSS_N = int(os.environ.get("ZB_BENCH_RSS_N", "10000"))
 WIDTH = 16
