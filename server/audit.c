@@ -117,16 +117,22 @@ static void start(struct zb_audit *a)
 	uv_queue_work(a->loop, &a->work, write_work, write_done);
 }
 
-static json_t *cut(const json_t *s)
+static json_t *cut_text(const char *s)
 {
-	size_t n = json_string_length(s);
+	size_t n = strlen(s);
 	if (n <= MAX_LOGGED_STRING)
-		return json_copy((json_t *)s);
-	char *text = zb_xasprintf("%.*s… (%zu bytes in all)", MAX_LOGGED_STRING,
-				  json_string_value(s), n);
+		return zb_json_text(s, n);
+	char *text = zb_xasprintf("%.*s… (%zu bytes in all)", MAX_LOGGED_STRING, s, n);
 	json_t *j = zb_json_str(text);
 	free(text);
 	return j;
+}
+
+static json_t *cut(const json_t *s)
+{
+	if (json_string_length(s) <= MAX_LOGGED_STRING)
+		return json_copy((json_t *)s);
+	return cut_text(json_string_value(s));
 }
 
 json_t *zb_audit_arguments(const json_t *args)
@@ -168,8 +174,25 @@ static json_t *now_json(void)
 	return json_string(buf);
 }
 
+void zb_audit_result_of(const json_t *result, struct zb_audit_result *ret)
+{
+	*ret = (struct zb_audit_result){
+		.structured = json_object_get(result, "structuredContent"),
+		.is_error = json_is_true(json_object_get(result, "isError")),
+	};
+	size_t i;
+	json_t *c;
+	json_array_foreach(json_object_get(result, "content"), i, c)
+	{
+		ret->bytes_out += json_string_length(json_object_get(c, "text"));
+	}
+	ret->error_text = json_string_value(
+		json_object_get(json_array_get(json_object_get(result, "content"), 0), "text"));
+}
+
 void zb_audit_call(struct zb_audit *a, const json_t *id, const struct zb_tool_call *call,
-		   const struct zb_verdict *verdict, const json_t *result, uint64_t duration_ms)
+		   const struct zb_verdict *verdict, const struct zb_audit_result *res,
+		   uint64_t duration_ms)
 {
 	if (!a || a->fd < 0)
 		return;
@@ -192,29 +215,16 @@ void zb_audit_call(struct zb_audit *a, const json_t *id, const struct zb_tool_ca
 							: json_null());
 	json_object_set_new(r, "reason",
 			    judged && verdict->reason ? zb_json_str(verdict->reason) : json_null());
-	const json_t *sc = json_object_get(result, "structuredContent");
-	const json_t *code = json_object_get(sc, "exit_code");
+	const json_t *code = json_object_get(res->structured, "exit_code");
 	json_object_set_new(r, "exit_code", code ? json_deep_copy(code) : json_null());
-	const json_t *sig = json_object_get(sc, "signal");
+	const json_t *sig = json_object_get(res->structured, "signal");
 	if (sig && !json_is_null(sig))
 		json_object_set_new(r, "signal", json_deep_copy(sig));
-	json_object_set_new(r, "is_error",
-			    json_boolean(json_is_true(json_object_get(result, "isError"))));
+	json_object_set_new(r, "is_error", json_boolean(res->is_error));
 	json_object_set_new(r, "duration_ms", json_integer((json_int_t)duration_ms));
-	size_t bytes = 0;
-	size_t i;
-	json_t *c;
-	json_array_foreach(json_object_get(result, "content"), i, c)
-	{
-		bytes += json_string_length(json_object_get(c, "text"));
-	}
-	json_object_set_new(r, "bytes_out", json_integer((json_int_t)bytes));
-	if (json_is_true(json_object_get(result, "isError"))) {
-		const json_t *t = json_object_get(
-			json_array_get(json_object_get(result, "content"), 0), "text");
-		if (t)
-			json_object_set_new(r, "error", cut(t));
-	}
+	json_object_set_new(r, "bytes_out", json_integer((json_int_t)res->bytes_out));
+	if (res->is_error && res->error_text)
+		json_object_set_new(r, "error", cut_text(res->error_text));
 	char *text = json_dumps(r, JSON_COMPACT);
 	json_decref(r);
 	struct line *l = zb_xcalloc(1, sizeof(*l));

@@ -18,9 +18,19 @@ struct zb_verdict;
 struct zb_audit *zb_audit_open(uv_loop_t *loop, const char *path);
 /* 0 if calls may run, -1 and *err (a tool error that says how to fix it) if not. */
 int zb_audit_check(const struct zb_audit *a, struct zb_error **err);
-/* One finished call: `result` is the tools/call result (borrowed), `id` the request's id. */
+/* What the log keeps of a tools/call result. */
+struct zb_audit_result {
+	const json_t *structured; /* borrowed; NULL when there is none */
+	bool is_error;
+	size_t bytes_out;	/* of text content */
+	const char *error_text; /* the error's message when is_error */
+};
+/* The facts above, read off a tools/call result (borrowed; they borrow from it). */
+void zb_audit_result_of(const json_t *result, struct zb_audit_result *ret);
+/* One finished call; `id` is the request's id. */
 void zb_audit_call(struct zb_audit *a, const json_t *id, const struct zb_tool_call *call,
-		   const struct zb_verdict *verdict, const json_t *result, uint64_t duration_ms);
+		   const struct zb_verdict *verdict, const struct zb_audit_result *res,
+		   uint64_t duration_ms);
 /* After the loop has stopped (every write is done). */
 void zb_audit_free(struct zb_audit *a);
 

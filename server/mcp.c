@@ -47,6 +47,7 @@ struct zb_server {
 	uv_loop_t *loop;
 	struct zb_config *cfg;
 	zb_send_fn send;
+	zb_send_line_fn send_line; /* optional: lines serialised by the server */
 	void *send_ud;
 	enum server_state state;
 	const char *version; /* negotiated */
@@ -239,15 +240,22 @@ static void request_unlink(struct zb_server *srv, struct request *r)
 static void maybe_shutdown_done(struct zb_server *srv);
 
 /* The end of every tools/call: the reply (unless cancelled), then the request is released. */
-static void request_complete(struct request *r, json_t *result)
+/* The end of every tools/call: the reply (unless cancelled), then the request is released.
+ * The reply is `result` or, when `line` is given, that line (already the whole message). */
+static void request_complete_as(struct request *r, json_t *result, char *line, size_t line_len,
+				const struct zb_audit_result *facts)
 {
 	struct zb_server *srv = r->srv;
 	request_unlink(srv, r);
-	zb_audit_call(srv->audit, r->id, &r->call, &r->verdict, result,
+	zb_audit_call(srv->audit, r->id, &r->call, &r->verdict, facts,
 		      uv_now(srv->loop) - r->started_ms);
 	if (r->cancelled || srv->shutting_down) {
 		/* The client no longer waits for this (notifications/cancelled): no reply. */
 		json_decref(result);
+		free(line);
+	} else if (line) {
+		json_decref(result);
+		srv->send_line(srv->send_ud, line, line_len);
 	} else {
 		reply(srv, r->batch, zb_rpc_result(r->id, result));
 	}
@@ -255,6 +263,13 @@ static void request_complete(struct request *r, json_t *result)
 		batch_done_one(srv, r->batch);
 	request_free(r);
 	maybe_shutdown_done(srv);
+}
+
+static void request_complete(struct request *r, json_t *result)
+{
+	struct zb_audit_result facts;
+	zb_audit_result_of(result, &facts);
+	request_complete_as(r, result, NULL, 0, &facts);
 }
 
 static struct request *call_request(struct zb_tool_call *call)
@@ -272,19 +287,24 @@ static json_t *text_content(const char *text, size_t len)
 	return arr;
 }
 
-/* A result's structured part must fit the tool's outputSchema; one that does not is our bug,
- * and clients that validate would reject the whole result, so it is logged and left out. */
-static bool fits_output_schema(const struct zb_tool *tool, const json_t *structured)
+/* The tools build their results to fit by construction, and validating a 10,000-entry listing
+ * costs more than building it; the tests (ZONEBOX_CHECK_OUTPUT=1, set by
+ * tests/integration/conftest.py) are where a misfit is caught. */
+static bool check_output(void)
 {
-	/* The tools build their results to fit by construction, and validating a 10,000-entry
-	 * listing costs more than building it; the tests (ZONEBOX_CHECK_OUTPUT=1, set by
-	 * tests/integration/conftest.py) are where a misfit is caught. */
 	static int check = -1;
 	if (check < 0) {
 		const char *e = getenv("ZONEBOX_CHECK_OUTPUT");
 		check = e && *e && strcmp(e, "0") != 0;
 	}
-	if (!check)
+	return check;
+}
+
+/* A result's structured part must fit the tool's outputSchema; one that does not is our bug,
+ * and clients that validate would reject the whole result, so it is logged and left out. */
+static bool fits_output_schema(const struct zb_tool *tool, const json_t *structured)
+{
+	if (!check_output())
 		return true;
 	const json_t *def = zb_schema_get(tool->schema);
 	const json_t *schema = def ? json_object_get(def, "outputSchema") : NULL;
@@ -303,11 +323,59 @@ void zb_tool_call_finish(struct zb_tool_call *call, json_t *structured)
 	zb_tool_call_finish_content(call, structured, NULL);
 }
 
-void zb_tool_call_finish_content(struct zb_tool_call *call, json_t *structured, json_t *extra)
+/* A successful result whose structured part is `text` (its compact JSON, stolen; `structured`
+ * the same as a tree, stolen, or NULL when the tool wrote the text itself). */
+static void finish_serialised(struct zb_tool_call *call, json_t *structured, char *text, size_t len,
+			      json_t *extra)
 {
+	struct request *r = call_request(call);
+	struct zb_server *srv = r->srv;
+	if (!structured && (check_output() || !srv->send_line || r->batch)) {
+		/* The tree is only needed to check it against the schema or to put the reply
+		 * into a batch; the tool's text is ours, so it parses. */
+		structured = json_loadb(text, len, 0, NULL);
+		if (!structured) {
+			zb_err("internal error: %s wrote a result that is not JSON",
+			       call->tool->name);
+			structured = json_object();
+		}
+	}
+	bool fits = !structured || fits_output_schema(call->tool, structured);
+	if (fits && srv->send_line && !r->batch) {
+		/* The structured part is serialised once: its text is the text block (escaped
+		 * once more) and, as it is, the structuredContent. A 1 MiB file read is then two
+		 * passes over its bytes instead of four, and no copy of it is held as a string. */
+		struct zb_jbuf b = {0};
+		static const char head[] = "{\"jsonrpc\":\"2.0\",\"id\":";
+		zb_jbuf_add(&b, head, sizeof(head) - 1);
+		zb_jbuf_json(&b, r->id);
+		static const char content[] =
+			",\"result\":{\"content\":[{\"type\":\"text\",\"text\":";
+		zb_jbuf_add(&b, content, sizeof(content) - 1);
+		zb_jbuf_string(&b, text, len);
+		zb_jbuf_add(&b, "}", 1);
+		size_t i;
+		json_t *c;
+		json_array_foreach(extra, i, c)
+		{
+			zb_jbuf_add(&b, ",", 1);
+			zb_jbuf_json(&b, c);
+		}
+		static const char sc[] = "],\"structuredContent\":";
+		zb_jbuf_add(&b, sc, sizeof(sc) - 1);
+		zb_jbuf_add(&b, text, len);
+		static const char tail[] = ",\"isError\":false}}";
+		zb_jbuf_add(&b, tail, sizeof(tail) - 1);
+		free(text);
+		json_decref(extra);
+		size_t line_len;
+		char *line = zb_jbuf_finish_line(&b, &line_len);
+		struct zb_audit_result facts = {.structured = structured, .bytes_out = len};
+		request_complete_as(r, NULL, line, line_len, &facts);
+		json_decref(structured);
+		return;
+	}
 	json_t *result = json_object();
-	size_t len;
-	char *text = zb_json_dumps(structured, &len);
 	/* Serialised from jansson strings, so already valid UTF-8: no second check. */
 	json_t *block = json_object();
 	json_object_set_new(block, "type", json_string("text"));
@@ -319,12 +387,24 @@ void zb_tool_call_finish_content(struct zb_tool_call *call, json_t *structured, 
 		json_array_extend(content, extra);
 	json_decref(extra);
 	json_object_set_new(result, "content", content);
-	if (fits_output_schema(call->tool, structured))
+	if (fits)
 		json_object_set_new(result, "structuredContent", structured);
 	else
 		json_decref(structured);
 	json_object_set_new(result, "isError", json_false());
-	request_complete(call_request(call), result);
+	request_complete(r, result);
+}
+
+void zb_tool_call_finish_content(struct zb_tool_call *call, json_t *structured, json_t *extra)
+{
+	size_t len;
+	char *text = zb_json_dumps(structured, &len);
+	finish_serialised(call, structured, text, len, extra);
+}
+
+void zb_tool_call_finish_text(struct zb_tool_call *call, char *text, size_t len)
+{
+	finish_serialised(call, NULL, text, len, NULL);
 }
 
 void zb_tool_call_fail(struct zb_tool_call *call, struct zb_error *err, json_t *structured)
@@ -828,6 +908,11 @@ void zb_server_handle_oversize(struct zb_server *srv, size_t max_line)
 }
 
 /* ---------------------------------------------------------------- sessions and shutdown */
+
+void zb_server_set_line_sink(struct zb_server *srv, zb_send_line_fn send_line)
+{
+	srv->send_line = send_line;
+}
 
 struct zb_server *zb_server_new(uv_loop_t *loop, struct zb_config *cfg, zb_send_fn send,
 				void *send_ud)

@@ -16,9 +16,16 @@ struct zb_backend;
 /* How the server hands messages to the writer: `msg` is stolen. */
 typedef void (*zb_send_fn)(void *ud, json_t *msg);
 
+/* The same for a message the server serialised itself: one whole line ending in '\n', stolen. */
+typedef void (*zb_send_line_fn)(void *ud, char *line, size_t len);
+
 /* The server takes ownership of `cfg`. */
 struct zb_server *zb_server_new(uv_loop_t *loop, struct zb_config *cfg, zb_send_fn send,
 				void *send_ud);
+/* Optional: where lines go that the server puts together itself (large tool results, sent
+ * without a second serialisation); they reach `send_ud` like the messages. Without it every
+ * message goes through `send`. */
+void zb_server_set_line_sink(struct zb_server *srv, zb_send_line_fn send_line);
 /* One line from the client (a JSON-RPC message or batch). */
 void zb_server_handle_line(struct zb_server *srv, const char *line, size_t len);
 /* A line over the size cap was received and dropped. */

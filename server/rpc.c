@@ -379,6 +379,11 @@ void zb_stdio_send(struct zb_stdio *io, json_t *msg)
 	char *text = zb_json_dumps(msg, &len);
 	json_decref(msg);
 	text[len++] = '\n'; /* zb_json_dumps leaves room for it */
+	zb_stdio_send_line(io, text, len);
+}
+
+void zb_stdio_send_line(struct zb_stdio *io, char *text, size_t len)
+{
 	if (io->write_failed || io->out_kind == IO_NONE) {
 		free(text);
 		return;
@@ -499,12 +504,7 @@ void zb_stdio_close(struct zb_stdio *io, void (*done)(void *arg), void *arg)
 
 /* ---------------------------------------------------------------- serialising */
 
-struct out {
-	char *s;
-	size_t len, cap;
-};
-
-static void out_reserve(struct out *o, size_t n)
+static void out_reserve(struct zb_jbuf *o, size_t n)
 {
 	if (o->len + n <= o->cap)
 		return;
@@ -515,76 +515,81 @@ static void out_reserve(struct out *o, size_t n)
 	o->cap = cap;
 }
 
-static void out_add(struct out *o, const char *s, size_t n)
+static void out_add(struct zb_jbuf *o, const char *s, size_t n)
 {
 	out_reserve(o, n);
 	memcpy(o->s + o->len, s, n);
 	o->len += n;
 }
 
-static inline void out_char(struct out *o, char c)
+static inline void out_char(struct zb_jbuf *o, char c)
 {
 	out_reserve(o, 1);
 	o->s[o->len++] = c;
 }
 
-/* jansson keeps strings valid UTF-8, so only '"', '\' and control characters need care; the
- * rest is copied in runs. */
-static void dump_string(struct out *o, const char *s, size_t len)
+/* Whether any of the 8 bytes in w needs an escape in a JSON string: a control character
+ * (below 0x20), '"' or '\\'. Bytes of 0x80 and above never do (jansson keeps strings valid
+ * UTF-8), so the high bits are masked out of every test; the classic "has a zero byte" trick
+ * then finds a byte below 0x20, equal to 0x22 or equal to 0x5C. */
+static inline bool word_needs_escape(uint64_t w)
+{
+	const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+	uint64_t ascii = ~w & highs; /* the high bit of each byte below 0x80 */
+	uint64_t below = (w - ones * 0x20) & ascii;
+	uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
+	uint64_t is_q = (q - ones) & ~q & ascii, is_b = (b - ones) & ~b & ascii;
+	return (below | is_q | is_b) & highs;
+}
+
+/* jansson keeps strings valid UTF-8, so only '"', '\\' and control characters need care.
+ * Clean 8-byte words are copied whole; the output is written in place, in blocks whose worst
+ * case (every byte a \u00XX) is reserved first, because a JSON text escaped once more (a tool
+ * result's text block) has a quote every few bytes. */
+static void dump_string(struct zb_jbuf *o, const char *s, size_t len)
 {
 	static const char hex[] = "0123456789ABCDEF";
-	/* 1 for the bytes that need an escape: a table lookup per byte in the long runs. */
-	static const unsigned char esc_tab[256] = {
-		[0 ... 0x1f] = 1,
-		['"'] = 1,
-		['\\'] = 1,
+	/* The escape of each byte: 0 none, else the letter after the backslash ('u': \u00XX). */
+	static const char esc_tab[256] = {
+		[0 ... 7] = 'u', ['\b'] = 'b', ['\t'] = 't',	      ['\n'] = 'n', [0x0b] = 'u',
+		['\f'] = 'f',	 ['\r'] = 'r', [0x0e ... 0x1f] = 'u', ['"'] = '"',  ['\\'] = '\\',
 	};
-	out_reserve(o, len + 2);
+	enum { BLOCK = 4096 };
 	out_char(o, '"');
-	size_t run = 0;
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (!esc_tab[c])
-			continue;
-		out_add(o, s + run, i - run);
-		run = i + 1;
-		char esc[6] = {'\\', 0};
-		size_t n = 2;
-		switch (c) {
-		case '"':
-			esc[1] = '"';
-			break;
-		case '\\':
-			esc[1] = '\\';
-			break;
-		case '\n':
-			esc[1] = 'n';
-			break;
-		case '\r':
-			esc[1] = 'r';
-			break;
-		case '\t':
-			esc[1] = 't';
-			break;
-		case '\b':
-			esc[1] = 'b';
-			break;
-		case '\f':
-			esc[1] = 'f';
-			break;
-		default:
-			memcpy(esc, "\\u00", 4);
-			esc[4] = hex[c >> 4];
-			esc[5] = hex[c & 15];
-			n = 6;
+	size_t i = 0;
+	while (i < len) {
+		size_t stop = len - i > BLOCK ? i + BLOCK : len;
+		out_reserve(o, (stop - i) * 6);
+		char *d = o->s + o->len;
+		while (i < stop) {
+			uint64_t w;
+			if (i + 8 <= stop && (memcpy(&w, s + i, 8), !word_needs_escape(w))) {
+				memcpy(d, &w, 8);
+				d += 8;
+				i += 8;
+				continue;
+			}
+			unsigned char c = (unsigned char)s[i++];
+			char e = esc_tab[c];
+			if (!e) {
+				*d++ = (char)c;
+				continue;
+			}
+			*d++ = '\\';
+			*d++ = e;
+			if (e == 'u') {
+				memcpy(d, "00", 2);
+				d[2] = hex[c >> 4];
+				d[3] = hex[c & 15];
+				d += 4;
+			}
 		}
-		out_add(o, esc, n);
+		o->len = (size_t)(d - o->s);
 	}
-	out_add(o, s + run, len - run);
 	out_char(o, '"');
 }
 
-static void dump(struct out *o, const json_t *v)
+static void dump(struct zb_jbuf *o, const json_t *v)
 {
 	char num[64];
 	switch (json_typeof(v)) {
@@ -659,9 +664,31 @@ static void dump(struct out *o, const json_t *v)
 	}
 }
 
+void zb_jbuf_add(struct zb_jbuf *b, const char *s, size_t len)
+{
+	out_add(b, s, len);
+}
+
+void zb_jbuf_json(struct zb_jbuf *b, const json_t *v)
+{
+	dump(b, v);
+}
+
+void zb_jbuf_string(struct zb_jbuf *b, const char *s, size_t len)
+{
+	dump_string(b, s, len);
+}
+
+char *zb_jbuf_finish_line(struct zb_jbuf *b, size_t *ret_len)
+{
+	out_char(b, '\n');
+	*ret_len = b->len;
+	return b->s;
+}
+
 char *zb_json_dumps(const json_t *v, size_t *ret_len)
 {
-	struct out o = {0};
+	struct zb_jbuf o = {0};
 	dump(&o, v);
 	out_reserve(&o, 2); /* room for the caller's newline and a NUL */
 	o.s[o.len] = '\0';

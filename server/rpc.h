@@ -50,6 +50,8 @@ struct zb_stdio *zb_stdio_new(uv_loop_t *loop, int in_fd, int out_fd, size_t max
 int zb_stdio_start(struct zb_stdio *io);
 /* Takes ownership of msg. Never blocks the loop (except on a regular file). */
 void zb_stdio_send(struct zb_stdio *io, json_t *msg);
+/* The same for a line already serialised (ending in '\n'); takes ownership of `text`. */
+void zb_stdio_send_line(struct zb_stdio *io, char *text, size_t len);
 /* Stop reading. */
 void zb_stdio_stop(struct zb_stdio *io);
 /* Flush what is queued, close the handles, free `io`; done(arg) runs when all is written. */
@@ -66,6 +68,20 @@ json_t *zb_rpc_request(json_int_t id, const char *method, json_t *params);
  * json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY), several times faster on large strings, which
  * is what tool results are made of. */
 char *zb_json_dumps(const json_t *v, size_t *ret_len);
+
+/* A growing buffer of JSON text, for messages put together from pieces (a tool result whose
+ * structured part is serialised once and used twice). Start from {0}; free(b.s) when done. */
+struct zb_jbuf {
+	char *s;
+	size_t len, cap;
+};
+void zb_jbuf_add(struct zb_jbuf *b, const char *s, size_t len);
+/* v as compact JSON, as zb_json_dumps writes it. */
+void zb_jbuf_json(struct zb_jbuf *b, const json_t *v);
+/* s (valid UTF-8) as a JSON string, quoted and escaped. */
+void zb_jbuf_string(struct zb_jbuf *b, const char *s, size_t len);
+/* Ends the line with '\n' and hands the text over (b->s, *ret_len bytes). */
+char *zb_jbuf_finish_line(struct zb_jbuf *b, size_t *ret_len);
 
 /* A JSON string from bytes that may not be valid UTF-8 (child output, file names): invalid
  * sequences become U+FFFD, so the result is never NULL. */

@@ -38,6 +38,10 @@ void zb_tool_call_finish(struct zb_tool_call *call, json_t *structured);
 /* The same, with more content blocks after the text block: `extra` (stolen, an array, may be
  * NULL), e.g. the image content of fs.read. */
 void zb_tool_call_finish_content(struct zb_tool_call *call, json_t *structured, json_t *extra);
+/* The same for a result the tool serialised itself: `text` (stolen) is the structuredContent's
+ * compact JSON, valid UTF-8, with nothing else to add. A listing of 10,000 entries is written
+ * straight into text instead of being built as 10,000 jansson objects and then serialised. */
+void zb_tool_call_finish_text(struct zb_tool_call *call, char *text, size_t len);
 /* The tool ran and failed: an isError result whose text is err->msg (stolen); `structured`
  * (stolen, may be NULL) is attached when it fits the tool's outputSchema. */
 void zb_tool_call_fail(struct zb_tool_call *call, struct zb_error *err, json_t *structured);

@@ -166,6 +166,18 @@ static void test_json_text_repairs(void **state)
 	json_decref(j);
 }
 
+/* zb_json_dumps(v) is byte for byte what jansson writes for v. */
+static void assert_dumps_like_jansson(const json_t *v)
+{
+	char *want = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+	size_t len;
+	char *got = zb_json_dumps(v, &len);
+	assert_int_equal(len, strlen(want));
+	assert_memory_equal(got, want, len);
+	free(want);
+	free(got);
+}
+
 /* zb_json_dumps must write exactly what jansson writes, for every kind of value. */
 static void test_dumps_matches_jansson(void **state)
 {
@@ -186,13 +198,7 @@ static void test_dumps_matches_jansson(void **state)
 		json_error_t je;
 		json_t *v = json_loads(docs[i], JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
 		assert_non_null(v);
-		char *want = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-		size_t len;
-		char *got = zb_json_dumps(v, &len);
-		assert_int_equal(len, strlen(want));
-		assert_memory_equal(got, want, len);
-		free(want);
-		free(got);
+		assert_dumps_like_jansson(v);
 		json_decref(v);
 	}
 	/* A large string with escapes throughout. */
@@ -201,15 +207,72 @@ static void test_dumps_matches_jansson(void **state)
 	for (size_t i = 0; i < n; i++)
 		big[i] = (char)(i % 97 == 0 ? '\n' : i % 89 == 0 ? '"' : 'a' + (char)(i % 26));
 	json_t *v = json_stringn(big, n);
-	char *want = json_dumps(v, JSON_ENCODE_ANY);
-	size_t len;
-	char *got = zb_json_dumps(v, &len);
-	assert_int_equal(len, strlen(want));
-	assert_memory_equal(got, want, len);
-	free(want);
-	free(got);
+	assert_dumps_like_jansson(v);
 	free(big);
 	json_decref(v);
+}
+
+/* The word-at-a-time paths (escaping in zb_json_dumps, the UTF-8 check) against jansson,
+ * which goes byte by byte: random strings full of what needs care, at every alignment and
+ * length around the 8-byte words, valid and invalid UTF-8 alike. */
+static void test_word_paths_match_bytewise(void **state)
+{
+	static const char *const pieces[] = {"a",
+					     "Z",
+					     " ",
+					     "\"",
+					     "\\",
+					     "\n",
+					     "\t",
+					     "\x01",
+					     "\x1f",
+					     "\x7f",
+					     "/",
+					     "\xc3\xa9",
+					     "\xe2\x82\xac",
+					     "\xf0\x9f\x98\x80",
+					     "\xc3",
+					     "\x80",
+					     "\xed\xa0\x80",
+					     "abcdefgh",
+					     "\x20",
+					     "\x21",
+					     "\x23",
+					     "\x5b",
+					     "\x5d"};
+	const size_t np = sizeof(pieces) / sizeof(pieces[0]);
+	unsigned seed = 12345;
+	char buf[400];
+	for (int round = 0; round < 20000; round++) {
+		size_t len = 0, want_pieces = (size_t)(rand_r(&seed) % 40);
+		/* Long clean runs now and then, so both the word loop and its exits are hit. */
+		size_t pad = (size_t)(rand_r(&seed) % 20);
+		memset(buf, 'x', pad);
+		len = pad;
+		for (size_t k = 0; k < want_pieces; k++) {
+			const char *p = pieces[rand_r(&seed) % np];
+			size_t pl = strlen(p);
+			if (len + pl >= sizeof(buf))
+				break;
+			memcpy(buf + len, p, pl);
+			len += pl;
+		}
+		/* The UTF-8 check: the same answer as a check one byte at a time (jansson's). */
+		size_t valid = zb_utf8_valid_prefix(buf, len);
+		json_t *whole = json_stringn(buf, len);
+		assert_int_equal(valid == len, whole != NULL);
+		if (valid < len) {
+			json_t *pre = json_stringn(buf, valid);
+			assert_non_null(pre);
+			json_decref(pre);
+		}
+		json_decref(whole);
+		/* The escape: byte for byte what jansson writes, for the valid part. */
+		json_t *v = json_stringn(buf, valid);
+		assert_non_null(v);
+		assert_dumps_like_jansson(v);
+		json_decref(v);
+	}
 }
 
 int main(void)
@@ -225,6 +288,7 @@ int main(void)
 		cmocka_unit_test(test_envelopes),
 		cmocka_unit_test(test_json_text_repairs),
 		cmocka_unit_test(test_dumps_matches_jansson),
+		cmocka_unit_test(test_word_paths_match_bytewise),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
