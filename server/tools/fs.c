@@ -111,32 +111,92 @@ void zb_fs_rfc3339(time_t t, char *buf, size_t size)
 	snprintf(buf, size, "%s", last);
 }
 
+/* What fs.list and fs.stat say of an entry beyond its path and name. */
+struct entry_facts {
+	const char *type;
+	json_int_t size;
+	char mtime[32], mode[8];
+	ssize_t target_len; /* < 0: not a symlink, or unreadable */
+	char target[4096];
+};
+
+static void entry_facts(const struct stat *st, int dirfd, const char *name, struct entry_facts *f)
+{
+	f->type = zb_fs_type_name(st->st_mode);
+	f->size = st->st_size < 0 ? 0 : st->st_size;
+	zb_fs_rfc3339(st->st_mtim.tv_sec, f->mtime, sizeof(f->mtime));
+	unsigned m = (unsigned)(st->st_mode & 07777);
+	f->mode[0] = (char)('0' + (m >> 9));
+	f->mode[1] = (char)('0' + ((m >> 6) & 7));
+	f->mode[2] = (char)('0' + ((m >> 3) & 7));
+	f->mode[3] = (char)('0' + (m & 7));
+	f->mode[4] = '\0';
+	f->target_len =
+		S_ISLNK(st->st_mode) ? readlinkat(dirfd, name, f->target, sizeof(f->target)) : -1;
+}
+
 json_t *zb_fs_entry_json(const char *display, const char *name, const struct stat *st, int dirfd)
 {
-	char mtime[32], mode[8];
-	zb_fs_rfc3339(st->st_mtim.tv_sec, mtime, sizeof(mtime));
-	unsigned m = (unsigned)(st->st_mode & 07777);
-	mode[0] = (char)('0' + (m >> 9));
-	mode[1] = (char)('0' + ((m >> 6) & 7));
-	mode[2] = (char)('0' + ((m >> 3) & 7));
-	mode[3] = (char)('0' + (m & 7));
-	mode[4] = '\0';
-	/* fs.list makes one of these per entry, so the keys and the strings made here (ASCII)
-	 * skip jansson's UTF-8 checks; names from the disk go through zb_json_text. */
+	struct entry_facts f;
+	entry_facts(st, dirfd, name, &f);
 	json_t *e = json_object();
 	json_object_set_new_nocheck(e, "path", zb_json_str(display));
 	json_object_set_new_nocheck(e, "name", zb_json_str(name));
-	json_object_set_new_nocheck(e, "type", json_string_nocheck(zb_fs_type_name(st->st_mode)));
-	json_object_set_new_nocheck(e, "size", json_integer(st->st_size < 0 ? 0 : st->st_size));
-	json_object_set_new_nocheck(e, "mtime", json_string_nocheck(mtime));
-	json_object_set_new_nocheck(e, "mode", json_string_nocheck(mode));
-	if (S_ISLNK(st->st_mode)) {
-		char target[4096];
-		ssize_t n = readlinkat(dirfd, name, target, sizeof(target));
-		if (n >= 0)
-			json_object_set_new_nocheck(e, "target", zb_json_text(target, (size_t)n));
-	}
+	json_object_set_new_nocheck(e, "type", json_string_nocheck(f.type));
+	json_object_set_new_nocheck(e, "size", json_integer(f.size));
+	json_object_set_new_nocheck(e, "mtime", json_string_nocheck(f.mtime));
+	json_object_set_new_nocheck(e, "mode", json_string_nocheck(f.mode));
+	if (f.target_len >= 0)
+		json_object_set_new_nocheck(e, "target",
+					    zb_json_text(f.target, (size_t)f.target_len));
 	return e;
+}
+
+/* s as a JSON string; bytes from the disk may not be UTF-8 (shown with U+FFFD, as
+ * zb_json_text does). */
+static void write_text(struct zb_jbuf *b, const char *s, size_t len)
+{
+	if (zb_utf8_valid_prefix(s, len) == len) {
+		zb_jbuf_string(b, s, len);
+		return;
+	}
+	size_t n;
+	_cleanup_free_ char *fixed = zb_utf8_repair(s, len, &n);
+	zb_jbuf_string(b, fixed, n);
+}
+
+#define ADD_LIT(b, lit) zb_jbuf_add(b, lit, sizeof(lit) - 1)
+
+void zb_fs_entry_write(struct zb_jbuf *b, const char *display, const char *name,
+		       const struct stat *st, const char *type, int dirfd)
+{
+	/* The same fields in the same order as zb_fs_entry_json. */
+	ADD_LIT(b, "{\"path\":");
+	write_text(b, display, strlen(display));
+	ADD_LIT(b, ",\"name\":");
+	write_text(b, name, strlen(name));
+	ADD_LIT(b, ",\"type\":\"");
+	if (!st) {
+		zb_jbuf_add(b, type, strlen(type));
+		ADD_LIT(b, "\"}");
+		return;
+	}
+	struct entry_facts f;
+	entry_facts(st, dirfd, name, &f);
+	char num[32];
+	zb_jbuf_add(b, f.type, strlen(f.type));
+	ADD_LIT(b, "\",\"size\":");
+	zb_jbuf_add(b, num, (size_t)snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, f.size));
+	ADD_LIT(b, ",\"mtime\":\"");
+	zb_jbuf_add(b, f.mtime, strlen(f.mtime));
+	ADD_LIT(b, "\",\"mode\":\"");
+	zb_jbuf_add(b, f.mode, 4);
+	ADD_LIT(b, "\"");
+	if (f.target_len >= 0) {
+		ADD_LIT(b, ",\"target\":");
+		write_text(b, f.target, (size_t)f.target_len);
+	}
+	ADD_LIT(b, "}");
 }
 
 int zb_fs_read_fd(int fd, size_t max, char **ret_buf, size_t *ret_len, bool *ret_more)
@@ -878,6 +938,7 @@ static void job_free(struct zb_fs_job *job)
 {
 	json_decref(job->args);
 	json_decref(job->result);
+	free(job->result_text);
 	json_decref(job->extra);
 	json_decref(job->err_data);
 	zb_error_free(job->err);
@@ -888,7 +949,7 @@ static void work_cb(uv_work_t *w)
 {
 	struct zb_fs_job *job = w->data;
 	job->run(job);
-	if (!job->result && !job->err)
+	if (!job->result && !job->result_text && !job->err)
 		zb_error_set(&job->err, ZB_ERR_INTERNAL, 0,
 			     "%s: internal error: the tool ended without a result", job->tool);
 }
@@ -904,6 +965,8 @@ static void after_work_cb(uv_work_t *w, int status)
 		zb_tool_call_fail(call, err, NULL);
 	} else if (job->err) {
 		zb_tool_call_fail(call, TAKE_PTR(job->err), TAKE_PTR(job->err_data));
+	} else if (job->result_text) {
+		zb_tool_call_finish_text(call, TAKE_PTR(job->result_text), job->result_len);
 	} else {
 		zb_tool_call_finish_content(call, TAKE_PTR(job->result), TAKE_PTR(job->extra));
 	}

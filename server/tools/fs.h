@@ -22,7 +22,9 @@ struct zb_fs_job {
 	void (*run)(struct zb_fs_job *job);
 	atomic_bool cancelled;
 	/* The outcome, set by run() on the worker thread. */
-	json_t *result;	      /* structuredContent on success */
+	json_t *result;	   /* structuredContent on success */
+	char *result_text; /* or its compact JSON, written by the tool (fs.list) */
+	size_t result_len;
 	json_t *extra;	      /* content blocks after the text block (images), or NULL */
 	struct zb_error *err; /* set on failure */
 	json_t *err_data;     /* structured data that goes with the failure, or NULL */
@@ -48,6 +50,12 @@ void zb_fs_rfc3339(time_t t, char *buf, size_t size);
 /* path, name, type, size, mtime, mode and (symlinks) target of an entry, as fs.list and
  * fs.stat report it. `dirfd`/`name` locate it for readlinkat. */
 json_t *zb_fs_entry_json(const char *display, const char *name, const struct stat *st, int dirfd);
+
+struct zb_jbuf;
+/* The same entry written as JSON into b. With st NULL only path, name and `type` (what the
+ * folder's own listing says, when fs.list was asked for no details). */
+void zb_fs_entry_write(struct zb_jbuf *b, const char *display, const char *name,
+		       const struct stat *st, const char *type, int dirfd);
 
 /* Read all of fd from offset 0, up to max bytes (more is left unread; *ret_more says so). */
 int zb_fs_read_fd(int fd, size_t max, char **ret_buf, size_t *ret_len, bool *ret_more);

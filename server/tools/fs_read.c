@@ -278,8 +278,10 @@ static int window_tail(struct zb_fs_job *job, int fd, off_t size, json_int_t n, 
 /* Read one file into `o` (content, encoding, size, truncated, total_lines, mime_type, and
  * note/next_offset when cut); `*image` gets an image content block for images. Returns
  * the bytes of file data used, or -1 with job->err set. */
+/* The details of one file go into o; its text, when ret_text is given and it is UTF-8, is
+ * handed over there (*ret_text, *ret_len) instead of being copied into o as "content". */
 static ssize_t read_one(struct zb_fs_job *job, const struct zb_zpath *p, const struct read_opts *ro,
-			json_t *o, json_t **image)
+			json_t *o, json_t **image, char **ret_text, size_t *ret_len)
 {
 	/* SECURITY: opened beneath the zone (symlinks inside the zone are followed, nothing
 	 * leads out), O_NONBLOCK so that a FIFO planted in a zone cannot hang a worker, and
@@ -414,7 +416,13 @@ static ssize_t read_one(struct zb_fs_job *job, const struct zb_zpath *p, const s
 	}
 	json_int_t lines_full = (json_int_t)count_newlines(w.data, len);
 	bool utf8 = zb_utf8_valid_prefix(w.data, len) == len;
-	if (utf8) {
+	if (utf8 && ret_text) {
+		*ret_text = w.data;
+		*ret_len = len;
+		w.data = NULL;
+		json_object_set_new(o, "encoding", json_string("utf-8"));
+		json_object_set_new(o, "mime_type", json_string(text_type(p->rel)));
+	} else if (utf8) {
 		json_object_set_new(o, "content", json_stringn_nocheck(w.data, len));
 		json_object_set_new(o, "encoding", json_string("utf-8"));
 		json_object_set_new(o, "mime_type", json_string(text_type(p->rel)));
@@ -503,8 +511,26 @@ void zb_fs_read_run(struct zb_fs_job *job)
 		json_t *o = json_object();
 		json_object_set_new(o, "path", zb_json_str(p.display));
 		json_t *image = NULL;
-		if (read_one(job, &p, &ro, o, &image) < 0) {
+		char *text = NULL;
+		size_t text_len = 0;
+		if (read_one(job, &p, &ro, o, &image, &text, &text_len) < 0) {
 			json_decref(o);
+		} else if (text) {
+			/* The text goes from the read buffer straight into the result's JSON,
+			 * escaped once, never copied into a jansson string: {"content":..., then
+			 * the rest of o. */
+			struct zb_jbuf b = {0};
+			zb_jbuf_add(&b, "{\"content\":", 11);
+			zb_jbuf_string(&b, text, text_len);
+			size_t rest_len;
+			char *rest = zb_json_dumps(o, &rest_len);
+			zb_jbuf_add(&b, ",", 1);
+			zb_jbuf_add(&b, rest + 1, rest_len - 1);
+			free(rest);
+			free(text);
+			json_decref(o);
+			job->result_text = b.s;
+			job->result_len = b.len;
 		} else {
 			job->result = o;
 			if (image)
@@ -541,7 +567,7 @@ void zb_fs_read_run(struct zb_fs_job *job)
 			ro.cap = cap < budget ? cap : budget;
 			ro.image_cap = IMAGE_MAX < budget ? IMAGE_MAX : budget;
 			json_t *image = NULL;
-			ssize_t used = read_one(job, &p, &ro, o, &image);
+			ssize_t used = read_one(job, &p, &ro, o, &image, NULL, NULL);
 			if (used >= 0)
 				budget -= (size_t)used > budget ? budget : (size_t)used;
 			if (image) {

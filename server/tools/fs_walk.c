@@ -22,6 +22,7 @@ struct name {
 	char *s;
 	size_t len;
 	bool dir;
+	unsigned char type; /* DT_* */
 };
 
 /* The byte at i of a name's sort key: a folder's name compares as if it ended in '/', so that
@@ -67,13 +68,17 @@ static int read_names(int fd, struct name **ret, size_t *ret_n)
 			cap *= 2;
 			v = zb_xrealloc(v, cap * sizeof(*v));
 		}
-		bool dir = de->d_type == DT_DIR;
-		if (de->d_type == DT_UNKNOWN) {
+		unsigned char type = de->d_type;
+		if (type == DT_UNKNOWN) {
+			/* Some file systems leave the type out of their listing. */
 			struct stat st;
-			dir = fstatat(fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-			      S_ISDIR(st.st_mode);
+			if (fstatat(fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+				type = IFTODT(st.st_mode);
 		}
-		v[n++] = (struct name){zb_xstrdup(de->d_name), strlen(de->d_name), dir};
+		size_t len = strlen(de->d_name);
+		char *copy = zb_xmalloc(len + 1);
+		memcpy(copy, de->d_name, len + 1);
+		v[n++] = (struct name){copy, len, type == DT_DIR, type};
 	}
 	closedir(d);
 	qsort(v, n, sizeof(*v), name_cmp);
@@ -89,12 +94,31 @@ static void names_free(struct name *v, size_t n)
 	free(v);
 }
 
-/* "base/rel" or base when rel is empty. */
+/* "base/rel", or base when rel is empty, or rel when base is (one per listed entry: no printf). */
 static char *join(const char *base, const char *rel)
 {
-	if (!*rel)
-		return zb_xstrdup(base);
-	return zb_xasprintf("%s%s%s", base, strcmp(base, "/") == 0 ? "" : "/", rel);
+	size_t bl = strlen(base), rl = strlen(rel);
+	bool slash = bl > 0 && rl > 0 && base[bl - 1] != '/';
+	char *s = zb_xmalloc(bl + slash + rl + 1);
+	memcpy(s, base, bl);
+	if (slash)
+		s[bl] = '/';
+	memcpy(s + bl + slash, rel, rl + 1);
+	return s;
+}
+
+static const char *dtype_name(unsigned char t)
+{
+	switch (t) {
+	case DT_REG:
+		return "file";
+	case DT_DIR:
+		return "dir";
+	case DT_LNK:
+		return "symlink";
+	default:
+		return "other";
+	}
 }
 
 /* ---------------------------------------------------------------- fs.list */
@@ -106,7 +130,7 @@ struct pending {
 
 struct listed {
 	char *path;
-	json_t *entry;
+	size_t off, len; /* of its JSON in the listing's scratch buffer */
 };
 
 static int listed_cmp(const void *x, const void *y)
@@ -121,8 +145,13 @@ void zb_fs_list_run(struct zb_fs_job *job)
 		return;
 	json_int_t max_depth = zb_fs_arg_int(job, "depth", 1);
 	bool hidden = zb_fs_arg_bool(job, "hidden");
+	/* details: false lists what the folders themselves say (name and type): no stat per
+	 * entry, which is most of the cost of a large tree. */
+	const json_t *dj = json_object_get(job->args, "details");
+	bool details = !json_is_false(dj);
 	const char *pattern = json_string_value(json_object_get(job->args, "pattern"));
 	_cleanup_close_ int root = -1;
+	struct zb_jbuf ents = {0};
 	struct pending *queue = NULL;
 	size_t q_head = 0, q_len = 0, q_cap = 0;
 	struct listed *out = NULL;
@@ -197,25 +226,26 @@ void zb_fs_list_run(struct zb_fs_job *job)
 			if (!hidden && nm[0] == '.')
 				continue;
 			struct stat st;
-			if (fstatat(fd, nm, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			if (details && fstatat(fd, nm, &st, AT_SYMLINK_NOFOLLOW) < 0)
 				continue;
-			_cleanup_free_ char *rel =
-				*cur.rel ? zb_xasprintf("%s/%s", cur.rel, nm) : zb_xstrdup(nm);
+			bool is_dir = details ? S_ISDIR(st.st_mode) : names[i].type == DT_DIR;
+			_cleanup_free_ char *rel = join(cur.rel, nm);
 			if (!pattern || fnmatch(pattern, nm, 0) == 0) {
 				if (n_out == LIST_CAP) {
 					truncated = true;
 					break;
 				}
-				_cleanup_free_ char *display = join(p.display, rel);
 				if (n_out == out_cap) {
 					out_cap = out_cap ? out_cap * 2 : 256;
 					out = zb_xrealloc(out, out_cap * sizeof(*out));
 				}
-				out[n_out].entry = zb_fs_entry_json(display, nm, &st, fd);
-				out[n_out].path = TAKE_PTR(display);
-				n_out++;
+				char *display = join(p.display, rel);
+				size_t off = ents.len;
+				zb_fs_entry_write(&ents, display, nm, details ? &st : NULL,
+						  dtype_name(names[i].type), fd);
+				out[n_out++] = (struct listed){display, off, ents.len - off};
 			}
-			if (S_ISDIR(st.st_mode) && cur.depth < max_depth) {
+			if (is_dir && cur.depth < max_depth) {
 				if (q_len == q_cap) {
 					q_cap *= 2;
 					queue = zb_xrealloc(queue, q_cap * sizeof(*queue));
@@ -228,23 +258,32 @@ void zb_fs_list_run(struct zb_fs_job *job)
 		free(cur.rel);
 	}
 	qsort(out, n_out, sizeof(*out), listed_cmp);
-	json_t *entries = json_array();
+	/* The result, written as its JSON: {"path":..,"entries":[..],"truncated":..}. */
+	struct zb_jbuf b = {0};
+	zb_jbuf_add(&b, "{\"path\":", 8);
+	json_t *pj = zb_json_str(p.display);
+	zb_jbuf_json(&b, pj);
+	json_decref(pj);
+	zb_jbuf_add(&b, ",\"entries\":[", 12);
 	for (size_t i = 0; i < n_out; i++) {
-		json_array_append_new(entries, out[i].entry);
-		free(out[i].path);
+		if (i)
+			zb_jbuf_add(&b, ",", 1);
+		zb_jbuf_add(&b, ents.s + out[i].off, out[i].len);
 	}
-	n_out = 0;
-	job->result = json_pack("{s:o, s:o, s:b}", "path", zb_json_str(p.display), "entries",
-				entries, "truncated", truncated);
+	if (truncated)
+		zb_jbuf_add(&b, "],\"truncated\":true}", 19);
+	else
+		zb_jbuf_add(&b, "],\"truncated\":false}", 20);
+	job->result_len = b.len;
+	job->result_text = b.s;
 out:
 	for (size_t i = q_head; i < q_len; i++)
 		free(queue[i].rel);
 	free(queue);
-	for (size_t i = 0; i < n_out; i++) {
-		json_decref(out[i].entry);
+	for (size_t i = 0; i < n_out; i++)
 		free(out[i].path);
-	}
 	free(out);
+	free(ents.s);
 	zb_zpath_clear(&p);
 }
 

@@ -660,6 +660,32 @@ def test_list_hidden_and_pattern(f):
     assert got == ["/work/b/d/e.c"]  # folders not matching are still descended into
 
 
+def test_list_without_details(f):
+    make_tree(f)
+    full = f.ok("fs.list", {"path": "/work", "depth": 3, "hidden": True})["entries"]
+    r = f.ok("fs.list", {"path": "/work", "depth": 3, "hidden": True, "details": False})
+    # The same entries in the same order, with only what the folders themselves list.
+    assert [(e["path"], e["name"], e["type"]) for e in full] == \
+        [(e["path"], e["name"], e["type"]) for e in r["entries"]]
+    assert all(set(e) == {"path", "name", "type"} for e in r["entries"]), r["entries"]
+    assert {e["type"] for e in r["entries"]} == {"file", "dir", "symlink"}
+    got = f.ok("fs.list", {"path": "/work", "depth": 5, "pattern": "*.c", "details": False})
+    assert got["entries"] == [{"path": "/work/b/d/e.c", "name": "e.c", "type": "file"}]
+    bad = f.s.call("fs.list", {"path": "/work", "details": "no"})
+    assert bad["error"]["code"] == -32602 and "details" in bad["error"]["message"]
+
+
+def test_list_names_not_utf8_and_quotes(f):
+    os.mkdir(f.host("q"))
+    for name in (b'bad\xff\xfename', b'say "hi"\\back', b'tab\there'):
+        open(os.path.join(f.host("q").encode(), name), "w").close()
+    for details in (True, False):
+        r = f.ok("fs.list", {"path": "/work/q", "details": details})
+        assert [e["name"] for e in r["entries"]] == ["bad\ufffd\ufffdname", 'say "hi"\\back',
+                                                     "tab\there"]
+        assert r["entries"][1]["path"] == '/work/q/say "hi"\\back'
+
+
 def test_list_truncated(f):
     big = f.host("many")
     os.mkdir(big)
