@@ -12,21 +12,40 @@
  * surface, and io_uring bypasses seccomp for its own operations), module and kexec calls,
  * ptrace and cross-process memory access (24), terminal input injection (23), and sockets of
  * families the sandbox has no business with (26). Other architectures' system call tables
- * (int 0x80, x32) are a second, unfiltered kernel interface: the process is killed (29). */
+ * (int 0x80, x32) are a second, unfiltered kernel interface: the process is killed (29).
+ *
+ * A deny list only refuses what it names, so every system call added to the kernel after
+ * the list was reviewed would be allowed. The filter therefore ends at the newest call that
+ * was reviewed (ZB_SECCOMP_LAST_REVIEWED_NR below): every x86-64 number above it fails
+ * with ENOSYS, as on an older kernel, and programs fall back as they do there. libseccomp
+ * cannot compare the system call number with ">", so that test, and the one on
+ * personality's argument (which needs "allow only these values" in a filter that allows by
+ * default, which libseccomp cannot express either), are a few instructions of BPF put in
+ * front of libseccomp's program (runc does the same for its ENOSYS stub,
+ * libcontainer/seccomp/patchbpf). */
 #include "helper.h"
 
 #include <fcntl.h>
+#include <linux/audit.h>
+#include <linux/personality.h>
 #include <linux/seccomp.h>
 #include <sched.h>
 #include <seccomp.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
+/* The last five (mbind to migrate_pages) place memory on NUMA nodes, which Docker refuses
+ * too without CAP_SYS_NICE: no command needs it (numactl aside), binding or moving memory to
+ * chosen nodes lets one command crowd the host's other processes off a node, and
+ * memory policies are kernel attack surface of their own (CVE-2026-23415: a use-after-free
+ * of a policy that mbind replaced). get_mempolicy only reads, and stays allowed. */
 static const char *const refused_eperm[] = {"unshare",
 					    "setns",
 					    "mount",
@@ -71,7 +90,12 @@ static const char *const refused_eperm[] = {"unshare",
 					    "settimeofday",
 					    "clock_settime",
 					    "clock_adjtime",
-					    "adjtimex"};
+					    "adjtimex",
+					    "mbind",
+					    "set_mempolicy",
+					    "set_mempolicy_home_node",
+					    "move_pages",
+					    "migrate_pages"};
 
 /* ENOSYS, not EPERM: callers (glibc's clone3, util-linux's mount) fall back to the old call,
  * which the rules above then judge. */
@@ -119,6 +143,84 @@ static const struct {
  * with the capability, as nested namespaces are within the reaper's, which kills them all. */
 static const unsigned long clone_ns_flags[] = {CLONE_NEWNS,   CLONE_NEWUTS, CLONE_NEWIPC,
 					       CLONE_NEWUSER, CLONE_NEWNET, CLONE_NEWCGROUP};
+
+/* Security: the newest system call this filter was reviewed against, futex_requeue (456,
+ * Linux 6.7), the newest the build's libseccomp (2.5.4) can name. Those between the older
+ * calls and it were judged harmless or handled above: cachestat (451: the page cache state
+ * of a file the caller has open), fchmodat2 (452: its mode is judged with chmod's),
+ * map_shadow_stack (453: CET hardening) and futex_wake, futex_wait, futex_requeue (454-456:
+ * futex2). Every x86-64 number above it fails with ENOSYS until it is reviewed here: on
+ * Linux 6.18 that is statmount, listmount, the lsm_* calls, mseal, the *xattrat calls,
+ * open_tree_attr and file_getattr/file_setattr, all of which programs use only when present,
+ * and whatever later kernels add. To raise it, review each newer call, add to the lists
+ * above what must be refused, then raise the number. */
+#define ZB_SECCOMP_LAST_REVIEWED_NR 456
+
+/* Security: personality() sets flags that weaken the command's own hardening and that of
+ * the programs it runs next, as most survive exec: READ_IMPLIES_EXEC makes every readable
+ * mapping executable (until the next exec, on x86-64), ADDR_NO_RANDOMIZE turns address
+ * space randomisation off (what `setarch -R` is for), MMAP_PAGE_ZERO maps page 0 at exec
+ * (the old way around mmap_min_addr for kernel NULL-pointer exploits, CVE-2009-1895).
+ * Allowed are the values Docker's default profile allows for 64-bit programs: PER_LINUX
+ * (0), UNAME26 (uname says 2.6.x, for old software) and 0xffffffff (the query). Docker also
+ * allows PER_LINUX32 (8) and PER_LINUX32 | UNAME26: refused here, because they only serve
+ * 32-bit programs (`linux32`, `setarch i686`: uname then says i686), whose first system
+ * call kills the process (29); setarch failing with EPERM says so at once. The kernel takes
+ * the persona as an unsigned int: only the low 32 bits are compared, so high bits cannot
+ * smuggle a persona through. Everything else: EPERM. */
+static const uint32_t personas[] = {PER_LINUX, UNAME26, 0xffffffffu};
+
+/* The two tests above as BPF put in front of libseccomp's program, which can express
+ * neither: into `f` (room for ZB_SECCOMP_PREFIX_MAX), returns its length. Classic BPF jumps
+ * are relative and only forward, so the program after it is not changed; every way out of
+ * the prefix refuses or falls into that program's first instruction, which loads the
+ * architecture and the number again (other architectures and x32 are killed there). It
+ * reads the number first and the architecture only before refusing, so an ordinary call
+ * runs three instructions more; that matters at install too, when the kernel runs the
+ * filter for every number of both architectures to find the calls that are always allowed
+ * (about 1 ns per instruction per number). Only the architecture and the number are loaded
+ * before a decision on the number, so that cache still works. */
+#define ZB_SECCOMP_PREFIX_MAX 16
+_Static_assert(11 + ZB_ARRAY_SIZE(personas) <= ZB_SECCOMP_PREFIX_MAX, "prefix too long");
+static size_t prefix(struct sock_filter *f)
+{
+#ifdef __x86_64__
+	size_t len = 11 + ZB_ARRAY_SIZE(personas);
+	/* the jump offset from instruction i to libseccomp's program */
+#define TO_PROGRAM(i) ((uint8_t)(len - 1 - (i)))
+	f[0] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+					    offsetof(struct seccomp_data, nr));
+	f[1] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JGT | BPF_K, ZB_SECCOMP_LAST_REVIEWED_NR,
+					    0, 4);
+	/* x32 numbers (and -1) are libseccomp's to judge: it kills x32 calls */
+	f[2] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, __X32_SYSCALL_BIT,
+					    TO_PROGRAM(2), 0);
+	f[3] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+					    offsetof(struct seccomp_data, arch));
+	f[4] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 0,
+					    TO_PROGRAM(4));
+	f[5] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS);
+	f[6] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_personality, 0,
+					    TO_PROGRAM(6));
+	f[7] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+					    offsetof(struct seccomp_data, arch));
+	f[8] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 0,
+					    TO_PROGRAM(8));
+	/* args[0]'s low half: x86-64 is little-endian */
+	f[9] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+					    offsetof(struct seccomp_data, args[0]));
+	size_t i = 10;
+	for (size_t k = 0; k < ZB_ARRAY_SIZE(personas); k++, i++)
+		f[i] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, personas[k],
+						    TO_PROGRAM(i), 0);
+	f[i] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM);
+#undef TO_PROGRAM
+	return len;
+#else
+	(void)f;
+	return 0; /* the numbers above are x86-64's */
+#endif
+}
 
 static int resolve(const char *name)
 {
@@ -246,14 +348,16 @@ int sb_seccomp_compile(const struct sb_spec *spec, struct sock_fprog *ret, struc
 				    strerror(-r));
 	}
 	off_t size = lseek(fd, 0, SEEK_END);
-	struct sock_filter *prog = zb_xmalloc((size_t)size);
-	if (size <= 0 || pread(fd, prog, (size_t)size, 0) != size) {
+	struct sock_filter *prog =
+		zb_xmalloc((size_t)size + ZB_SECCOMP_PREFIX_MAX * sizeof(struct sock_filter));
+	size_t n_prefix = prefix(prog);
+	if (size <= 0 || pread(fd, prog + n_prefix, (size_t)size, 0) != size) {
 		close(fd);
 		free(prog);
 		return zb_error_set(err, ZB_ERR_INTERNAL, errno, "reading the seccomp filter back");
 	}
 	close(fd);
-	ret->len = (unsigned short)((size_t)size / sizeof(struct sock_filter));
+	ret->len = (unsigned short)(n_prefix + (size_t)size / sizeof(struct sock_filter));
 	ret->filter = prog;
 	return 0;
 }

@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -357,6 +358,71 @@ static void case_22_to_29(struct zb_session *s, int port, const char *abstract,
 	check(r.exit.signal == SIGSYS, "29: int 0x80 (32-bit) system call kills the process");
 	attack(s, &r, "x32");
 	check(r.exit.signal == SIGSYS, "29: x32 system call kills the process");
+}
+
+/* Review follow-up: the filter was a deny list, so system calls newer than it were allowed;
+ * personality() took any persona (READ_IMPLIES_EXEC, ADDR_NO_RANDOMIZE weaken the command
+ * and what it runs next); the NUMA memory policy calls were allowed (Docker refuses them). */
+static void case_25_filter_limits(struct zb_session *s)
+{
+	struct result r;
+	attack(s, &r, "newer");
+	check(r.exit.exit_code == 0 && !strstr(r.out, "ESCAPED") &&
+		      strstr(r.out, "refused newer 143 of 143 ENOSYS") &&
+		      strstr(r.out, "refused newer-highest ENOSYS"),
+	      "25: every x86-64 system call above the reviewed ones (457-599, 0x3fffffff) fails "
+	      "with ENOSYS");
+	if (strstr(r.out, "ESCAPED"))
+		printf("# %s", r.out);
+	struct utsname u;
+	int major = 0, minor = 0;
+	if (uname(&u) == 0)
+		sscanf(u.release, "%d.%d", &major, &minor);
+	if (major > 6 || (major == 6 && minor >= 7))
+		check(strstr(r.out, "limit 456 Invalid argument") != NULL,
+		      "25: the last reviewed call (futex_requeue, 456) is still allowed");
+	else
+		skip("25: the last reviewed call (futex_requeue, 456) is still allowed",
+		     "the kernel is older than 6.7");
+
+	attack(s, &r, "personality");
+	check(r.exit.exit_code == 0 && !strstr(r.out, "ESCAPED") &&
+		      strstr(r.out,
+			     "refused personality-read-implies-exec Operation not permitted") &&
+		      strstr(r.out,
+			     "refused personality-addr-no-randomize Operation not permitted") &&
+		      strstr(r.out, "refused personality-mmap-page-zero Operation not permitted") &&
+		      strstr(r.out, "refused personality-linux32 Operation not permitted") &&
+		      strstr(r.out, "refused personality-high-bits Operation not permitted") &&
+		      strstr(r.out, "allowed personality-query 0") &&
+		      strstr(r.out, "allowed personality-uname26"),
+	      "25: personality: READ_IMPLIES_EXEC, ADDR_NO_RANDOMIZE, MMAP_PAGE_ZERO, PER_LINUX32 "
+	      "refused with EPERM; the query and UNAME26 work");
+	if (strstr(r.out, "ESCAPED") || strstr(r.out, "failed"))
+		printf("# %s", r.out);
+	sh(b, s, &r,
+	   "command -v setarch >/dev/null || { echo no-setarch; exit 0; }; "
+	   "setarch -R true 2>&1; echo R=$?; setarch x86_64 --uname-2.6 uname -r");
+	if (strstr(r.out, "no-setarch"))
+		skip("25: setarch -R fails, setarch --uname-2.6 works", "no setarch here");
+	else
+		check(strstr(r.out, "Operation not permitted") && !strstr(r.out, "R=0") &&
+			      strstr(r.out, "\n2.6."),
+		      "25: setarch -R (no randomisation) fails with EPERM, setarch --uname-2.6 "
+		      "works");
+
+	attack(s, &r, "mempolicy");
+	check(r.exit.exit_code == 0 && !strstr(r.out, "ESCAPED") &&
+		      strstr(r.out, "refused set_mempolicy Operation not permitted") &&
+		      strstr(r.out, "refused mbind Operation not permitted") &&
+		      strstr(r.out, "refused set_mempolicy_home_node Operation not permitted") &&
+		      strstr(r.out, "refused move_pages Operation not permitted") &&
+		      strstr(r.out, "refused migrate_pages Operation not permitted") &&
+		      strstr(r.out, "allowed get_mempolicy"),
+	      "25: mbind, set_mempolicy, set_mempolicy_home_node, move_pages, migrate_pages "
+	      "refused with EPERM; get_mempolicy works");
+	if (strstr(r.out, "ESCAPED") || strstr(r.out, "failed"))
+		printf("# %s", r.out);
 }
 
 /* A session of its own on `zones` (YAML list items, host paths relative to `base`), with the
@@ -956,6 +1022,7 @@ int main(int argc, char **argv)
 	case_proc_masked(s);
 	case_16_to_20(s);
 	case_22_to_29(s, ntohs(a.sin_port), abstract, unix_path);
+	case_25_filter_limits(s);
 	close_session(b, s);
 
 	struct zb_config *pc = config("per-call", "none");

@@ -80,6 +80,75 @@ static int syscalls(void)
 	return 0;
 }
 
+/* The filter's limit (ZB_SECCOMP_LAST_REVIEWED_NR in backends/namespace/seccomp.c): every
+ * x86-64 number above it must fail with ENOSYS, also those the running kernel has (on 6.18:
+ * statmount 457 to file_setattr 469). All-zero arguments: no call above it does anything
+ * with them. */
+#define LAST_REVIEWED_NR 456
+
+static int newer(void)
+{
+	int refused = 0;
+	for (long nr = LAST_REVIEWED_NR + 1; nr < 600; nr++) {
+		errno = 0;
+		long r = syscall(nr, 0, 0, 0, 0, 0, 0);
+		if (r < 0 && errno == ENOSYS)
+			refused++;
+		else
+			printf("ESCAPED newer %ld returned %ld %s\n", nr, r, strerror(errno));
+	}
+	printf("refused newer %d of %d ENOSYS\n", refused, 600 - LAST_REVIEWED_NR - 1);
+	/* the highest native number; above it is the x32 bit, which kills */
+	long r = syscall(0x3fffffffL, 0, 0, 0, 0, 0, 0);
+	if (r < 0 && errno == ENOSYS)
+		printf("refused newer-highest ENOSYS\n");
+	else
+		report("newer-highest", r);
+	/* the limit itself is allowed: futex_requeue with no futexes is EINVAL (ENOSYS before
+	 * Linux 6.7, where the test does not look) */
+	r = syscall(LAST_REVIEWED_NR, 0, 0, 0, 0);
+	printf("limit %d %s\n", LAST_REVIEWED_NR, r < 0 ? strerror(errno) : "ok");
+	fflush(stdout);
+	return 0;
+}
+
+/* personality: only PER_LINUX, UNAME26 and the query; the kernel reads an unsigned int */
+static int persona(void)
+{
+	report("personality-read-implies-exec", syscall(SYS_personality, 0x0400000));
+	report("personality-addr-no-randomize", syscall(SYS_personality, 0x0040000));
+	report("personality-mmap-page-zero", syscall(SYS_personality, 0x0100000));
+	report("personality-linux32", syscall(SYS_personality, 0x0008));
+	report("personality-high-bits", syscall(SYS_personality, 0x100000000L | 0x0040000));
+	long now = syscall(SYS_personality, 0xffffffffL);
+	printf("%s personality-query %ld\n", now == 0 ? "allowed" : "failed", now);
+	long u = syscall(SYS_personality, 0x0020000);
+	long back = syscall(SYS_personality, 0);
+	printf("%s personality-uname26\n", u == 0 && back == 0x0020000 ? "allowed" : "failed");
+	fflush(stdout);
+	return 0;
+}
+
+/* NUMA memory policy: refused with EPERM, reading it still works */
+static int mempolicy(void)
+{
+	char *page = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	report("set_mempolicy", syscall(SYS_set_mempolicy, 0 /* MPOL_DEFAULT */, NULL, 0));
+	report("mbind", syscall(SYS_mbind, page, 4096, 0, NULL, 0, 0));
+	report("set_mempolicy_home_node", syscall(450, page, 4096, 0, 0));
+	int node = 0, status = 0;
+	void *pages[1] = {page};
+	report("move_pages", syscall(SYS_move_pages, 0, 1, pages, &node, &status, 0));
+	unsigned long mask = 1;
+	report("migrate_pages", syscall(SYS_migrate_pages, 0, 8 * sizeof(mask), &mask, &mask));
+	int mode = -1;
+	long r = syscall(SYS_get_mempolicy, &mode, NULL, 0, NULL, 0);
+	printf("%s get_mempolicy %s\n", r == 0 || errno == ENOSYS ? "allowed" : "failed",
+	       r == 0 ? "ok" : strerror(errno));
+	fflush(stdout);
+	return 0;
+}
+
 static int do_ptrace(void)
 {
 	pid_t child = fork();
@@ -273,6 +342,12 @@ int main(int argc, char **argv)
 		return syscalls();
 	if (strcmp(c, "ptrace") == 0)
 		return do_ptrace();
+	if (strcmp(c, "newer") == 0)
+		return newer();
+	if (strcmp(c, "personality") == 0)
+		return persona();
+	if (strcmp(c, "mempolicy") == 0)
+		return mempolicy();
 	if (strcmp(c, "tty") == 0)
 		return tty();
 	if (strcmp(c, "sockets") == 0 && argc == 5)
