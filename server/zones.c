@@ -463,6 +463,16 @@ int zb_zones_fail(struct zb_error **err, int errnum, const char *tool, const str
 	const char *d = p->display ? p->display : "the path";
 	switch (errnum) {
 	case ENOENT:
+		/* Names that are not UTF-8 on disk are shown with U+FFFD, which no JSON string
+		 * can turn back into the original bytes. */
+		if (strstr(d, "\xef\xbf\xbd"))
+			return zb_error_set(
+				err, ZB_ERR_TOOL, errnum,
+				"%s: %s does not exist. Its U+FFFD (\xef\xbf\xbd) stands for "
+				"bytes that are not UTF-8 in a name on disk, which cannot be "
+				"given in JSON; rename it with shell.run (mv with a glob that "
+				"has a ? where each U+FFFD is), then use the new name",
+				tool, d);
 		return zb_error_set(
 			err, ZB_ERR_TOOL, errnum,
 			"%s: %s does not exist; fs.list or fs.search show what is there", tool, d);

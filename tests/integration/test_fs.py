@@ -378,6 +378,8 @@ def test_non_utf8_names(f):
     assert "caf\ufffd.txt" in names
     m = f.ok("fs.search", {"path": "/work", "content": "latin-1"})["matches"]
     assert m[0]["path"] == "/work/caf\ufffd.txt" and m[0]["line"] == 1
+    # Such a name cannot be given back in JSON: the error says so and what to do.
+    f.err("fs.read", {"path": "/work/caf\ufffd.txt"}, "not UTF-8", "rename it with shell.run")
     # A UTF-8 name round-trips.
     assert f.ok("fs.write", {"path": "na\u00efve \u4e16.txt", "content": "ok"})["created"]
     assert f.ok("fs.read", {"path": "na\u00efve \u4e16.txt"})["content"] == "ok"
