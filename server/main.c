@@ -222,10 +222,10 @@ static void send_line(void *ud, json_t *msg)
 	zb_stdio_send(app->io, msg);
 }
 
-static void send_text_line(void *ud, char *line, size_t len)
+static void send_text_line(void *ud, struct zb_part *parts, size_t n)
 {
 	struct app *app = ud;
-	zb_stdio_send_line(app->io, line, len);
+	zb_stdio_send_parts(app->io, parts, n);
 }
 
 static void on_line(void *ud, const char *line, size_t len)

@@ -239,11 +239,10 @@ static void request_unlink(struct zb_server *srv, struct request *r)
 
 static void maybe_shutdown_done(struct zb_server *srv);
 
-/* The end of every tools/call: the reply (unless cancelled), then the request is released. */
 /* The end of every tools/call: the reply (unless cancelled), then the request is released.
- * The reply is `result` or, when `line` is given, that line (already the whole message). */
-static void request_complete_as(struct request *r, json_t *result, char *line, size_t line_len,
-				const struct zb_audit_result *facts)
+ * The reply is `result` or, when `parts` are given, those (already the whole message). */
+static void request_complete_as(struct request *r, json_t *result, struct zb_part *parts,
+				size_t n_parts, const struct zb_audit_result *facts)
 {
 	struct zb_server *srv = r->srv;
 	request_unlink(srv, r);
@@ -252,10 +251,11 @@ static void request_complete_as(struct request *r, json_t *result, char *line, s
 	if (r->cancelled || srv->shutting_down) {
 		/* The client no longer waits for this (notifications/cancelled): no reply. */
 		json_decref(result);
-		free(line);
-	} else if (line) {
+		for (size_t i = 0; i < n_parts; i++)
+			free(parts[i].data);
+	} else if (parts) {
 		json_decref(result);
-		srv->send_line(srv->send_ud, line, line_len);
+		srv->send_line(srv->send_ud, parts, n_parts);
 	} else {
 		reply(srv, r->batch, zb_rpc_result(r->id, result));
 	}
@@ -343,8 +343,9 @@ static void finish_serialised(struct zb_tool_call *call, json_t *structured, cha
 	bool fits = !structured || fits_output_schema(call->tool, structured);
 	if (fits && srv->send_line && !r->batch) {
 		/* The structured part is serialised once: its text is the text block (escaped
-		 * once more) and, as it is, the structuredContent. A 1 MiB file read is then two
-		 * passes over its bytes instead of four, and no copy of it is held as a string. */
+		 * once more) and, as it is, the structuredContent, sent from where it was
+		 * written. A 1 MiB file read is then two passes over its bytes instead of four,
+		 * and no copy of it is held as a string. */
 		struct zb_jbuf b = {0};
 		static const char head[] = "{\"jsonrpc\":\"2.0\",\"id\":";
 		zb_jbuf_add(&b, head, sizeof(head) - 1);
@@ -363,15 +364,15 @@ static void finish_serialised(struct zb_tool_call *call, json_t *structured, cha
 		}
 		static const char sc[] = "],\"structuredContent\":";
 		zb_jbuf_add(&b, sc, sizeof(sc) - 1);
-		zb_jbuf_add(&b, text, len);
-		static const char tail[] = ",\"isError\":false}}";
-		zb_jbuf_add(&b, tail, sizeof(tail) - 1);
-		free(text);
 		json_decref(extra);
-		size_t line_len;
-		char *line = zb_jbuf_finish_line(&b, &line_len);
+		static const char tail[] = ",\"isError\":false}}\n";
+		struct zb_part parts[] = {
+			{b.s, b.len},
+			{text, len},
+			{zb_xstrdup(tail), sizeof(tail) - 1},
+		};
 		struct zb_audit_result facts = {.structured = structured, .bytes_out = len};
-		request_complete_as(r, NULL, line, line_len, &facts);
+		request_complete_as(r, NULL, parts, 3, &facts);
 		json_decref(structured);
 		return;
 	}

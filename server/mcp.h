@@ -16,8 +16,10 @@ struct zb_backend;
 /* How the server hands messages to the writer: `msg` is stolen. */
 typedef void (*zb_send_fn)(void *ud, json_t *msg);
 
-/* The same for a message the server serialised itself: one whole line ending in '\n', stolen. */
-typedef void (*zb_send_line_fn)(void *ud, char *line, size_t len);
+/* The same for a message the server serialised itself: one whole line ending in '\n', in
+ * pieces (struct zb_part, each stolen) that are written one after the other. */
+struct zb_part;
+typedef void (*zb_send_line_fn)(void *ud, struct zb_part *parts, size_t n);
 
 /* The server takes ownership of `cfg`. */
 struct zb_server *zb_server_new(uv_loop_t *loop, struct zb_config *cfg, zb_send_fn send,

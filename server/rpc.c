@@ -384,30 +384,56 @@ void zb_stdio_send(struct zb_stdio *io, json_t *msg)
 
 void zb_stdio_send_line(struct zb_stdio *io, char *text, size_t len)
 {
+	struct zb_part part = {text, len};
+	zb_stdio_send_parts(io, &part, 1);
+}
+
+static void free_parts(struct zb_part *parts, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(parts[i].data);
+}
+
+void zb_stdio_send_parts(struct zb_stdio *io, struct zb_part *parts, size_t n)
+{
+	size_t len = 0;
+	for (size_t i = 0; i < n; i++)
+		len += parts[i].len;
 	if (io->write_failed || io->out_kind == IO_NONE) {
-		free(text);
+		free_parts(parts, n);
 		return;
 	}
 	if (io->out_kind == IO_FILE) {
-		write_file(io, text, len);
-		free(text);
+		for (size_t i = 0; i < n; i++)
+			write_file(io, parts[i].data, parts[i].len);
+		free_parts(parts, n);
 		return;
 	}
 	size_t off = 0;
 	if (io->writes_pending == 0) {
-		uv_buf_t b = uv_buf_init(text, (unsigned)len);
-		int n = uv_try_write(&io->out.stream, &b, 1);
-		if (n > 0)
-			off = (size_t)n;
+		uv_buf_t b[ZB_MAX_PARTS];
+		for (size_t i = 0; i < n; i++)
+			b[i] = uv_buf_init(parts[i].data, (unsigned)parts[i].len);
+		int r = uv_try_write(&io->out.stream, b, (unsigned)n);
+		if (r > 0)
+			off = (size_t)r;
 	}
 	if (off == len) {
-		free(text);
+		free_parts(parts, n);
 		return;
 	}
+	/* What the pipe did not take now is copied into one request and written as the
+	 * client reads. */
 	size_t rest = len - off;
 	struct write_req *w = zb_xmalloc(sizeof(*w) + rest);
-	memcpy(w->data, text + off, rest);
-	free(text);
+	size_t at = 0;
+	for (size_t i = 0; i < n; i++) {
+		size_t skip = off < parts[i].len ? off : parts[i].len;
+		off -= skip;
+		memcpy(w->data + at, parts[i].data + skip, parts[i].len - skip);
+		at += parts[i].len - skip;
+	}
+	free_parts(parts, n);
 	w->io = io;
 	w->len = rest;
 	uv_buf_t b = uv_buf_init(w->data, (unsigned)rest);
@@ -677,13 +703,6 @@ void zb_jbuf_json(struct zb_jbuf *b, const json_t *v)
 void zb_jbuf_string(struct zb_jbuf *b, const char *s, size_t len)
 {
 	dump_string(b, s, len);
-}
-
-char *zb_jbuf_finish_line(struct zb_jbuf *b, size_t *ret_len)
-{
-	out_char(b, '\n');
-	*ret_len = b->len;
-	return b->s;
 }
 
 char *zb_json_dumps(const json_t *v, size_t *ret_len)

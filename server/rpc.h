@@ -52,6 +52,14 @@ int zb_stdio_start(struct zb_stdio *io);
 void zb_stdio_send(struct zb_stdio *io, json_t *msg);
 /* The same for a line already serialised (ending in '\n'); takes ownership of `text`. */
 void zb_stdio_send_line(struct zb_stdio *io, char *text, size_t len);
+/* A line in up to ZB_MAX_PARTS pieces (malloc'd, each taken), written together: a large
+ * result's structuredContent is sent from the buffer it was serialised into, not copied. */
+struct zb_part {
+	char *data;
+	size_t len;
+};
+#define ZB_MAX_PARTS 4
+void zb_stdio_send_parts(struct zb_stdio *io, struct zb_part *parts, size_t n);
 /* Stop reading. */
 void zb_stdio_stop(struct zb_stdio *io);
 /* Flush what is queued, close the handles, free `io`; done(arg) runs when all is written. */
@@ -80,8 +88,6 @@ void zb_jbuf_add(struct zb_jbuf *b, const char *s, size_t len);
 void zb_jbuf_json(struct zb_jbuf *b, const json_t *v);
 /* s (valid UTF-8) as a JSON string, quoted and escaped. */
 void zb_jbuf_string(struct zb_jbuf *b, const char *s, size_t len);
-/* Ends the line with '\n' and hands the text over (b->s, *ret_len bytes). */
-char *zb_jbuf_finish_line(struct zb_jbuf *b, size_t *ret_len);
 
 /* A JSON string from bytes that may not be valid UTF-8 (child output, file names): invalid
  * sequences become U+FFFD, so the result is never NULL. */
