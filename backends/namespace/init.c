@@ -8,9 +8,12 @@
  * (SECURITY-CASES 20). Killing the reaper from here kills the tree.
  * Per-call sandboxes: the command is this process's child and the sandbox ends with it.
  *
- * The next command's process is made ahead of time ("prepared"): once a command has ended,
- * init forks the next reaper, which makes the next command process and lets it confine
- * itself (confine.c) and wait. A `run` then costs init a parse, a PATH lookup, a copy into
+ * The next command's process is made ahead of time ("prepared"): when the sandbox starts,
+ * init forks a reaper, which makes the command process and lets it confine itself
+ * (confine.c) and wait. A persistent command's reaper, once its command's tree is gone and
+ * the exit reported, makes the next command's process in the same, emptied, pid namespace
+ * and becomes the prepared one again (recycle): init forks a reaper only for commands that
+ * run in parallel. A `run` then costs init a parse, a PATH lookup, a copy into
  * the mapping it shares with that process and one sendmsg; the forks, the new pid namespace
  * and the confinement are off the command's path. The reaper makes the command process as
  * posix_spawn does (CLONE_VM | CLONE_VFORK: the reaper sleeps until the exec), so only one
@@ -41,11 +44,18 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+/* In a STATUS or EXIT_SENT record's `what`: the reaper makes the next command's process and
+ * waits for its request, as a prepared process does. */
+#define REAPER_GOES_ON "next"
+
 struct cmd {
 	json_int_t id;
 	pid_t pid; /* the reaper (persistent) or the command (per-call) */
 	int status_fd;
-	int err_fd; /* the command's stderr, to say why it could not start; or -1 */
+	int chan;		/* persistent: the channel and the mapping the reaper */
+	struct sb_request *req; /* goes on with; else -1 and NULL */
+	bool goes_on;		/* the reaper said so in its record */
+	int err_fd;		/* the command's stderr, to say why it could not start; or -1 */
 	long oom_before;
 	bool killed;
 	bool reported;		 /* `exit` is sent (the reaper may not be reaped yet) */
@@ -222,59 +232,76 @@ static _Noreturn void reaper(const struct sb_exec *x)
 	/* The command's process borrows this process's memory and a stack in it until it
 	 * execs; this process sleeps meanwhile (vfork), so nothing else touches either. */
 	static char stack[64 * 1024] __attribute__((aligned(16)));
-	pid_t child = clone(prepared_main, stack + sizeof(stack), CLONE_VM | CLONE_VFORK | SIGCHLD,
-			    (void *)x);
-	close(chan);
-	if (child < 0) {
-		struct sb_record rec = {.kind = SB_REC_SETUP_FAILED, .value = errno};
-		memcpy(rec.what, "fork", 5);
+	struct sb_request *req = (struct sb_request *)x->req;
+	for (;;) {
+		pid_t child = clone(prepared_main, stack + sizeof(stack),
+				    CLONE_VM | CLONE_VFORK | SIGCHLD, (void *)x);
+		if (child < 0) {
+			struct sb_record rec = {.kind = SB_REC_SETUP_FAILED, .value = errno};
+			memcpy(rec.what, "fork", 5);
+			ssize_t w = write(keep, &rec, sizeof(rec));
+			(void)w;
+			_exit(127);
+		}
+		int status = 0;
+		for (;;) {
+			int st;
+			pid_t p = waitpid(-1, &st, 0);
+			if (p == child) {
+				status = st;
+				break;
+			}
+			if (p < 0 && errno != EINTR)
+				_exit(0);
+		}
+		/* The command has ended: end everything it left in this pid namespace and
+		 * reap it (every orphan here is this process's child), so that when the exit
+		 * is reported, nothing of the command is left. */
+		kill(-1, SIGKILL);
+		while (waitpid(-1, NULL, 0) > 0 || errno == EINTR)
+			;
+		struct sb_record rec = {.kind = SB_REC_STATUS, .value = status};
+		/* The common case, reported from here straight to the server instead of
+		 * through init (one hand-off less, ~30-50 us of a cross-CPU wake-up and init's
+		 * turn): the command ran (it took its request and exec'd) and neither died of
+		 * SIGKILL nor exited with 128 + SIGKILL, the two that may be an out-of-memory
+		 * kill or a `kill`, which init tells apart. Init learns from the record that
+		 * the exit is sent. If this process is killed between the send and the record,
+		 * init reports the exit again; the server ignores an `exit` for a call that
+		 * has one. */
+		bool sigkill = WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
+		bool code137 = WIFEXITED(status) && WEXITSTATUS(status) == 128 + SIGKILL;
+		if (x->sock >= 0 && req->started && !req->exec_failed && !sigkill && !code137) {
+			char text[192];
+			int n = snprintf(text, sizeof(text),
+					 "{\"type\":\"exit\",\"id\":%lld,\"exit_code\":%d,"
+					 "\"signal\":%d,\"oom_killed\":false}",
+					 req->id, WIFEXITED(status) ? WEXITSTATUS(status) : -1,
+					 WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+			if (n > 0 && (size_t)n < sizeof(text) &&
+			    zb_ns_send_raw(x->sock, text, (size_t)n, NULL, 0) == 0) {
+				rec.kind = SB_REC_EXIT_SENT;
+				/* The server, woken on this CPU, answers the call before
+				 * init's turn and the next process's confinement. */
+				sched_yield();
+			}
+		}
+		/* A process that took a command is followed by the next one, in this same pid
+		 * namespace, now empty again: the pid namespace is not made and torn down per
+		 * command, and init forks nothing (REAPER_GOES_ON). One that died before it got
+		 * its command (init dropped it, or its confinement failed) ends this reaper. */
+		bool again = req->started;
+		if (again) {
+			req->started = 0;
+			req->exec_failed = 0;
+			__atomic_store_n(&req->ready, 0, __ATOMIC_RELEASE);
+			memcpy(rec.what, REAPER_GOES_ON, sizeof(REAPER_GOES_ON));
+		}
 		ssize_t w = write(keep, &rec, sizeof(rec));
 		(void)w;
-		_exit(127);
-	}
-	int status = 0;
-	for (;;) {
-		int st;
-		pid_t p = waitpid(-1, &st, 0);
-		if (p == child) {
-			status = st;
-			break;
-		}
-		if (p < 0 && errno != EINTR)
+		if (!again)
 			_exit(0);
 	}
-	/* The command has ended: end everything it left in this pid namespace and reap it
-	 * (every orphan here is this process's child), so that when init reads the status
-	 * and reports the exit, nothing of the command is left. Init then does not have to
-	 * wait for this process's own exit, and the namespace's teardown, to report. */
-	kill(-1, SIGKILL);
-	while (waitpid(-1, NULL, 0) > 0 || errno == EINTR)
-		;
-	struct sb_record rec = {.kind = SB_REC_STATUS, .value = status};
-	/* The common case, reported from here straight to the server instead of through init
-	 * (one hand-off less, ~30-50 us of a cross-CPU wake-up and init's turn): the command
-	 * ran (it took its request and exec'd) and neither died of SIGKILL nor exited with
-	 * 128 + SIGKILL, the two that may be an out-of-memory kill or a `kill`, which init
-	 * tells apart. Init learns from the record that the exit is sent. If this process is
-	 * killed between the send and the record, init reports the exit again; the server
-	 * ignores an `exit` for a call that has one. */
-	const struct sb_request *req = x->req;
-	bool sigkill = WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
-	bool code137 = WIFEXITED(status) && WEXITSTATUS(status) == 128 + SIGKILL;
-	if (x->sock >= 0 && req->started && !req->exec_failed && !sigkill && !code137) {
-		char text[192];
-		int n = snprintf(text, sizeof(text),
-				 "{\"type\":\"exit\",\"id\":%lld,\"exit_code\":%d,\"signal\":%d,"
-				 "\"oom_killed\":false}",
-				 req->id, WIFEXITED(status) ? WEXITSTATUS(status) : -1,
-				 WIFSIGNALED(status) ? WTERMSIG(status) : 0);
-		if (n > 0 && (size_t)n < sizeof(text) &&
-		    zb_ns_send_raw(x->sock, text, (size_t)n, NULL, 0) == 0)
-			rec.kind = SB_REC_EXIT_SENT;
-	}
-	ssize_t w = write(keep, &rec, sizeof(rec));
-	(void)w;
-	_exit(0);
 }
 
 static void drop_prepared(void)
@@ -470,21 +497,27 @@ static void start_command(json_t *msg, int *fds, size_t n_fds)
 		(struct cmd){.id = id,
 			     .pid = g.prep.pid,
 			     .status_fd = g.prep.status_fd,
+			     .chan = -1,
 			     .err_fd = ready ? -1 : fcntl(fds[n_fds - 1], F_DUPFD_CLOEXEC, 3),
 			     .oom_before = oom_before};
 	g.ran_one = true;
 	bool dead = g.prep.dead;
 	int status = g.prep.status;
 	g.prep.status_fd = -1; /* the command's now */
+	if (g.spec->persistent) {
+		/* Kept for the reaper's next command (recycle). */
+		g.cmds[g.n_cmds - 1].chan = g.prep.chan;
+		g.cmds[g.n_cmds - 1].req = g.prep.req;
+		g.prep.chan = -1;
+		g.prep.req = NULL;
+	}
 	drop_prepared();
 	/* The next command's process is made once this one has ended, not while it starts:
 	 * the fork and the new process's confinement, on the other CPU, slowed the starting
-	 * command by a fifth on two cores. With other commands running, the next `run` may
-	 * come any time, so it is made now. */
+	 * command by a fifth on two cores. With other commands running, the first of them to
+	 * end leaves its reaper prepared (recycle); a `run` that comes before makes one. */
 	if (dead)
 		finish(g.n_cmds - 1, status);
-	else if (g.spec->persistent && g.n_cmds > 1)
-		prepare();
 out:
 	for (size_t i = 0; i < n_fds; i++)
 		close(fds[i]);
@@ -508,6 +541,12 @@ static void read_records(struct cmd *c)
 			c->status = rec.value;
 			c->have_status = true;
 			c->sent = rec.kind == SB_REC_EXIT_SENT;
+			/* What follows in the pipe is the next command's. */
+			rec.what[sizeof(rec.what) - 1] = '\0';
+			if (strcmp(rec.what, REAPER_GOES_ON) == 0) {
+				c->goes_on = true;
+				return;
+			}
 		}
 	}
 	/* End of file: every writer is gone (a killed reaper writes no status); the rest
@@ -524,9 +563,10 @@ static void report(struct cmd *c, int wstatus)
 {
 	g.command_ended = true;
 	c->reported = true;
-	if (c->status_fd >= 0)
+	if (c->status_fd >= 0 && !c->goes_on) {
 		close(c->status_fd);
-	c->status_fd = -1;
+		c->status_fd = -1;
+	}
 	if (c->sent)
 		; /* by the reaper */
 	else if (c->failed.kind)
@@ -581,15 +621,53 @@ static void report_status(struct cmd *c, int wstatus)
 	send_exit(c->id, code, sig, oom, NULL);
 }
 
+static void release(struct cmd *c)
+{
+	if (c->status_fd >= 0)
+		close(c->status_fd);
+	if (c->chan >= 0)
+		close(c->chan);
+	if (c->req)
+		munmap(c->req, SB_REQUEST_MAP_SIZE);
+	c->status_fd = c->chan = -1;
+	c->req = NULL;
+}
+
 /* The command's process (per-call) or its reaper (persistent) was reaped. */
 static void finish(size_t idx, int wstatus)
 {
 	struct cmd c = g.cmds[idx];
 	g.cmds[idx] = g.cmds[--g.n_cmds];
-	if (c.reported)
+	if (!c.reported) {
+		c.goes_on = false; /* it is gone */
+		read_records(&c);
+		report(&c, wstatus);
+	}
+	release(&c);
+}
+
+/* A persistent command has ended and been reported, and its reaper goes on with the next
+ * command's process in the same, emptied, pid namespace: that reaper becomes the prepared
+ * one. When there is one already (commands ran in parallel), it is ended instead; reap()
+ * takes its status. */
+static void recycle(size_t idx)
+{
+	struct cmd c = g.cmds[idx];
+	g.cmds[idx] = g.cmds[--g.n_cmds];
+	if (g.prep.pid > 0 && g.prep.dead) {
+		if (g.prep.status_fd >= 0)
+			close(g.prep.status_fd);
+		g.prep.status_fd = -1;
+		drop_prepared();
+	}
+	if (g.prep.pid > 0) {
+		kill(c.pid, SIGKILL);
+		release(&c);
 		return;
-	read_records(&c);
-	report(&c, wstatus);
+	}
+	drop_prepared();
+	g.prep = (struct prepared){
+		.pid = c.pid, .chan = c.chan, .status_fd = c.status_fd, .req = c.req};
 }
 
 /* A persistent command's report pipe is readable: report as soon as the status is there. */
@@ -597,8 +675,11 @@ static void on_report_pipe(size_t idx)
 {
 	struct cmd *c = &g.cmds[idx];
 	read_records(c);
-	if (c->have_status)
-		report(c, c->status);
+	if (!c->have_status)
+		return;
+	report(c, c->status);
+	if (c->goes_on)
+		recycle(idx);
 }
 
 static void reap(void)
