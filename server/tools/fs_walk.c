@@ -37,17 +37,24 @@ static int key_at(const struct name *n, size_t i)
 static int name_cmp(const void *x, const void *y)
 {
 	const struct name *a = x, *b = y;
-	for (size_t i = 0;; i++) {
-		int c1 = key_at(a, i), c2 = key_at(b, i);
-		if (c1 != c2)
-			return c1 < c2 ? -1 : 1;
-		if (c1 < 0)
-			return 0;
-	}
+	size_t m = a->len < b->len ? a->len : b->len;
+	int c = memcmp(a->s, b->s, m);
+	if (c)
+		return c;
+	/* One name is the start of the other: what follows decides (a name holds no '/'). */
+	int c1 = key_at(a, m), c2 = key_at(b, m);
+	return c1 == c2 ? 0 : c1 < c2 ? -1 : 1;
 }
 
+/* A folder's names, sorted; their bytes live in one block. */
+struct names {
+	struct name *v;
+	size_t n;
+	char *arena;
+};
+
 /* The names in the folder fd (without "." and ".."), sorted. fd stays open and ours. */
-static int read_names(int fd, struct name **ret, size_t *ret_n)
+static int read_names(int fd, struct names *ret)
 {
 	int dfd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
 	if (dfd < 0)
@@ -58,8 +65,9 @@ static int read_names(int fd, struct name **ret, size_t *ret_n)
 		close(dfd);
 		return -e;
 	}
-	size_t n = 0, cap = 64;
+	size_t n = 0, cap = 64, used = 0, acap = 4096;
 	struct name *v = zb_xmalloc(cap * sizeof(*v));
+	char *arena = zb_xmalloc(acap);
 	struct dirent *de;
 	while ((de = readdir(d))) {
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
@@ -76,22 +84,28 @@ static int read_names(int fd, struct name **ret, size_t *ret_n)
 				type = IFTODT(st.st_mode);
 		}
 		size_t len = strlen(de->d_name);
-		char *copy = zb_xmalloc(len + 1);
-		memcpy(copy, de->d_name, len + 1);
-		v[n++] = (struct name){copy, len, type == DT_DIR, type};
+		if (used + len + 1 > acap) {
+			while (used + len + 1 > acap)
+				acap *= 2;
+			arena = zb_xrealloc(arena, acap);
+		}
+		memcpy(arena + used, de->d_name, len + 1);
+		/* An offset until the arena has stopped moving. */
+		v[n++] = (struct name){(char *)(uintptr_t)used, len, type == DT_DIR, type};
+		used += len + 1;
 	}
 	closedir(d);
+	for (size_t i = 0; i < n; i++)
+		v[i].s = arena + (uintptr_t)v[i].s;
 	qsort(v, n, sizeof(*v), name_cmp);
-	*ret = v;
-	*ret_n = n;
+	*ret = (struct names){v, n, arena};
 	return 0;
 }
 
-static void names_free(struct name *v, size_t n)
+static void names_free(struct names *ns)
 {
-	for (size_t i = 0; i < n; i++)
-		free(v[i].s);
-	free(v);
+	free(ns->v);
+	free(ns->arena);
 }
 
 /* "base/rel", or base when rel is empty, or rel when base is (one per listed entry: no printf). */
@@ -104,6 +118,23 @@ static char *join(const char *base, const char *rel)
 	if (slash)
 		s[bl] = '/';
 	memcpy(s + bl + slash, rel, rl + 1);
+	return s;
+}
+
+/* join(base, join(mid, name)) in one allocation. */
+static char *join3(const char *base, const char *mid, const char *name)
+{
+	size_t bl = strlen(base), ml = strlen(mid), nl = strlen(name);
+	char *s = zb_xmalloc(bl + ml + nl + 3), *d = s;
+	memcpy(d, base, bl);
+	d += bl;
+	if (bl > 0 && base[bl - 1] != '/' && ml + nl > 0)
+		*d++ = '/';
+	memcpy(d, mid, ml);
+	d += ml;
+	if (ml > 0 && nl > 0)
+		*d++ = '/';
+	memcpy(d, name, nl + 1);
 	return s;
 }
 
@@ -133,9 +164,12 @@ struct listed {
 	size_t off, len; /* of its JSON in the listing's scratch buffer */
 };
 
-static int listed_cmp(const void *x, const void *y)
+/* Every listed path starts with the listed folder's path and a '/': comparing from there
+ * gives the same order for less work (10,000 entries make ~130,000 comparisons). */
+static int listed_cmp(const void *x, const void *y, void *skip)
 {
-	return strcmp(((const struct listed *)x)->path, ((const struct listed *)y)->path);
+	size_t k = *(const size_t *)skip;
+	return strcmp(((const struct listed *)x)->path + k, ((const struct listed *)y)->path + k);
 }
 
 void zb_fs_list_run(struct zb_fs_job *job)
@@ -214,22 +248,21 @@ void zb_fs_list_run(struct zb_fs_job *job)
 			free(cur.rel);
 			continue;
 		}
-		struct name *names = NULL;
-		size_t n = 0;
-		if (read_names(fd, &names, &n) < 0) {
+		struct names ns;
+		if (read_names(fd, &ns) < 0) {
 			close(fd);
 			free(cur.rel);
 			continue;
 		}
-		for (size_t i = 0; i < n && !truncated; i++) {
-			const char *nm = names[i].s;
+		for (size_t i = 0; i < ns.n && !truncated; i++) {
+			const struct name *e = &ns.v[i];
+			const char *nm = e->s;
 			if (!hidden && nm[0] == '.')
 				continue;
 			struct stat st;
 			if (details && fstatat(fd, nm, &st, AT_SYMLINK_NOFOLLOW) < 0)
 				continue;
-			bool is_dir = details ? S_ISDIR(st.st_mode) : names[i].type == DT_DIR;
-			_cleanup_free_ char *rel = join(cur.rel, nm);
+			bool is_dir = details ? S_ISDIR(st.st_mode) : e->type == DT_DIR;
 			if (!pattern || fnmatch(pattern, nm, 0) == 0) {
 				if (n_out == LIST_CAP) {
 					truncated = true;
@@ -239,10 +272,10 @@ void zb_fs_list_run(struct zb_fs_job *job)
 					out_cap = out_cap ? out_cap * 2 : 256;
 					out = zb_xrealloc(out, out_cap * sizeof(*out));
 				}
-				char *display = join(p.display, rel);
+				char *display = join3(p.display, cur.rel, nm);
 				size_t off = ents.len;
 				zb_fs_entry_write(&ents, display, nm, details ? &st : NULL,
-						  dtype_name(names[i].type), fd);
+						  dtype_name(e->type), fd);
 				out[n_out++] = (struct listed){display, off, ents.len - off};
 			}
 			if (is_dir && cur.depth < max_depth) {
@@ -250,14 +283,15 @@ void zb_fs_list_run(struct zb_fs_job *job)
 					q_cap *= 2;
 					queue = zb_xrealloc(queue, q_cap * sizeof(*queue));
 				}
-				queue[q_len++] = (struct pending){TAKE_PTR(rel), cur.depth + 1};
+				queue[q_len++] = (struct pending){join(cur.rel, nm), cur.depth + 1};
 			}
 		}
-		names_free(names, n);
+		names_free(&ns);
 		close(fd);
 		free(cur.rel);
 	}
-	qsort(out, n_out, sizeof(*out), listed_cmp);
+	size_t skip = strlen(p.display);
+	qsort_r(out, n_out, sizeof(*out), listed_cmp, &skip);
 	/* The result, written as its JSON: {"path":..,"entries":[..],"truncated":..}. */
 	struct zb_jbuf b = {0};
 	zb_jbuf_add(&b, "{\"path\":", 8);
@@ -400,15 +434,14 @@ static void search_dir(struct search *s, int fd, const char *display, int depth)
 		s->stop = true;
 		return;
 	}
-	struct name *names = NULL;
-	size_t n = 0;
-	if (read_names(fd, &names, &n) < 0)
+	struct names ns;
+	if (read_names(fd, &ns) < 0)
 		return;
-	for (size_t i = 0; i < n && !s->stop; i++) {
-		const char *nm = names[i].s;
+	for (size_t i = 0; i < ns.n && !s->stop; i++) {
+		const char *nm = ns.v[i].s;
 		_cleanup_free_ char *child = join(display, nm);
 		bool name_ok = !s->pattern || fnmatch(s->pattern, nm, 0) == 0;
-		if (names[i].dir) {
+		if (ns.v[i].dir) {
 			if (!s->content && s->pattern && name_ok)
 				add_match(s, child, 0, NULL, 0);
 			/* SECURITY: descend by one name with O_NOFOLLOW: a symlink, or a folder
@@ -430,7 +463,7 @@ static void search_dir(struct search *s, int fd, const char *display, int depth)
 			search_file(s, fd, nm, child);
 		}
 	}
-	names_free(names, n);
+	names_free(&ns);
 }
 
 void zb_fs_search_run(struct zb_fs_job *job)
