@@ -84,61 +84,56 @@ static int split_number(const char *s, double *ret_value, const char **ret_unit)
 	return 0;
 }
 
-int zb_parse_duration_ms(const char *s, uint64_t *ret_ms)
+struct unit {
+	const char *name;
+	double mult;
+};
+
+/* A number and one of `units` (case-insensitive) as their product, rounded by adding
+ * `round` before truncating. */
+static int parse_with_unit(const char *s, const struct unit *units, size_t n, double round,
+			   uint64_t *ret)
 {
-	static const struct {
-		const char *unit;
-		double ms;
-	} units[] = {{"", 1000},   {"ms", 1},	   {"s", 1000},	  {"sec", 1000},
-		     {"m", 60000}, {"min", 60000}, {"h", 3600000}};
 	double v;
 	const char *unit;
 	if (split_number(s, &v, &unit) < 0)
 		return -1;
-	for (size_t i = 0; i < ZB_ARRAY_SIZE(units); i++) {
-		if (strcasecmp(unit, units[i].unit) == 0) {
-			double ms = v * units[i].ms;
-			if (ms > (double)UINT64_MAX / 2)
+	for (size_t i = 0; i < n; i++) {
+		if (strcasecmp(unit, units[i].name) == 0) {
+			double x = v * units[i].mult;
+			if (x > (double)UINT64_MAX / 2)
 				return -1;
-			*ret_ms = (uint64_t)(ms + 0.5);
+			*ret = (uint64_t)(x + round);
 			return 0;
 		}
 	}
 	return -1;
 }
 
+int zb_parse_duration_ms(const char *s, uint64_t *ret_ms)
+{
+	static const struct unit units[] = {{"", 1000},	   {"ms", 1},	 {"s", 1000},
+					    {"sec", 1000}, {"m", 60000}, {"min", 60000},
+					    {"h", 3600000}};
+	return parse_with_unit(s, units, ZB_ARRAY_SIZE(units), 0.5, ret_ms);
+}
+
 int zb_parse_size(const char *s, uint64_t *ret_bytes)
 {
-	static const struct {
-		const char *unit;
-		double mult;
-	} units[] = {{"", 1},
-		     {"b", 1},
-		     {"k", 1024.0},
-		     {"kb", 1024.0},
-		     {"kib", 1024.0},
-		     {"m", 1024.0 * 1024},
-		     {"mb", 1024.0 * 1024},
-		     {"mib", 1024.0 * 1024},
-		     {"g", 1024.0 * 1024 * 1024},
-		     {"gb", 1024.0 * 1024 * 1024},
-		     {"gib", 1024.0 * 1024 * 1024},
-		     {"t", 1024.0 * 1024 * 1024 * 1024},
-		     {"tib", 1024.0 * 1024 * 1024 * 1024}};
-	double v;
-	const char *unit;
-	if (split_number(s, &v, &unit) < 0)
-		return -1;
-	for (size_t i = 0; i < ZB_ARRAY_SIZE(units); i++) {
-		if (strcasecmp(unit, units[i].unit) == 0) {
-			double b = v * units[i].mult;
-			if (b > (double)UINT64_MAX / 2)
-				return -1;
-			*ret_bytes = (uint64_t)b;
-			return 0;
-		}
-	}
-	return -1;
+	static const struct unit units[] = {{"", 1},
+					    {"b", 1},
+					    {"k", 1024.0},
+					    {"kb", 1024.0},
+					    {"kib", 1024.0},
+					    {"m", 1024.0 * 1024},
+					    {"mb", 1024.0 * 1024},
+					    {"mib", 1024.0 * 1024},
+					    {"g", 1024.0 * 1024 * 1024},
+					    {"gb", 1024.0 * 1024 * 1024},
+					    {"gib", 1024.0 * 1024 * 1024},
+					    {"t", 1024.0 * 1024 * 1024 * 1024},
+					    {"tib", 1024.0 * 1024 * 1024 * 1024}};
+	return parse_with_unit(s, units, ZB_ARRAY_SIZE(units), 0, ret_bytes);
 }
 
 /* Length of the valid UTF-8 sequence at s (1-4), or 0 if it is invalid or cut off. */
