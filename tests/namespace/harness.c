@@ -1,5 +1,7 @@
 #include "harness.h"
 
+#include "config.h"
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -242,4 +244,26 @@ void remove_base(void)
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", base);
 	if (system(cmd) != 0)
 		printf("# could not remove %s\n", base);
+}
+
+struct zb_config *load_config(const char *yaml, const char *what)
+{
+	struct zb_error *err = NULL;
+	struct zb_config *cfg = zb_config_load_string(yaml, strlen(yaml), "test", base, &err);
+	if (!cfg) {
+		check(false, "%s config: %s", what, err->msg);
+		zb_error_free(err);
+	}
+	return cfg;
+}
+
+struct zb_config *load_config_or_bail(const char *yaml)
+{
+	struct zb_error *err = NULL;
+	struct zb_config *cfg = zb_config_load_string(yaml, strlen(yaml), "test", base, &err);
+	if (!cfg) {
+		printf("Bail out! config: %s\n", err->msg);
+		exit(1);
+	}
+	return cfg;
 }

@@ -22,6 +22,12 @@ extern char base[256]; /* the test's folder on the host: zones live under it */
 extern char *default_env[];
 
 void check(bool ok, const char *fmt, ...) ZB_PRINTF(2, 3);
+struct zb_config;
+/* The configuration in `yaml`, host paths relative to `base`; NULL (a failed check naming
+ * `what`) if it does not load. */
+struct zb_config *load_config(const char *yaml, const char *what);
+/* The same, for a test's own set-up: a config that does not load stops the program. */
+struct zb_config *load_config_or_bail(const char *yaml);
 int start(const struct zb_backend *b, struct zb_session *s, struct zb_run *run, struct result *res,
 	  char **argv, const char *cwd, const char *stdin_data);
 void wait_done(struct result *res, int timeout_ms);

@@ -28,13 +28,7 @@ static struct zb_config *make_config(const char *session)
 		 "    - {name: in, mode: ro, hostPath: in}\n"
 		 "    - {name: scratch, mode: tmpfs, size: 1M}\n",
 		 session);
-	struct zb_error *err = NULL;
-	struct zb_config *cfg = zb_config_load_string(yaml, strlen(yaml), "test", base, &err);
-	if (!cfg) {
-		printf("Bail out! config: %s\n", err->msg);
-		exit(1);
-	}
-	return cfg;
+	return load_config_or_bail(yaml);
 }
 
 static void test_basics(const struct zb_backend *b, struct zb_session *s, const char *mode)

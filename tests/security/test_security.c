@@ -45,13 +45,7 @@ static struct zb_config *config(const char *session, const char *network)
 		 "    - {name: scratch, mode: tmpfs, size: 1M}\n"
 		 "    - {name: att, mode: ro, hostPath: %s}\n",
 		 session, network, attack_dir);
-	struct zb_error *err = NULL;
-	struct zb_config *cfg = zb_config_load_string(yaml, strlen(yaml), "test", base, &err);
-	if (!cfg) {
-		printf("Bail out! config: %s\n", err->msg);
-		exit(1);
-	}
-	return cfg;
+	return load_config_or_bail(yaml);
 }
 
 static struct zb_session *open_session(struct zb_config *cfg)
@@ -438,13 +432,7 @@ static struct zb_config *zones_config(const char *session, const char *zones)
 		 "%s"
 		 "    - {name: att, mode: ro, hostPath: %s}\n",
 		 session, zones, attack_dir);
-	struct zb_error *err = NULL;
-	struct zb_config *cfg = zb_config_load_string(yaml, strlen(yaml), "test", base, &err);
-	if (!cfg) {
-		printf("Bail out! config: %s\n", err->msg);
-		exit(1);
-	}
-	return cfg;
+	return load_config_or_bail(yaml);
 }
 
 static void host_mkdir(const char *rel)
@@ -719,13 +707,9 @@ static void case_rootfs_swapped(void)
 		 "  zones:\n"
 		 "    - {name: att, mode: ro, hostPath: %s}\n",
 		 attack_dir);
-	struct zb_error *err = NULL;
-	struct zb_config *cfg = zb_config_load_string(yaml, strlen(yaml), "test", base, &err);
-	if (!cfg) {
-		check(false, "rootfs config: %s", err->msg);
-		zb_error_free(err);
+	struct zb_config *cfg = load_config(yaml, "rootfs");
+	if (!cfg)
 		return;
-	}
 	struct zb_session *s = open_session(cfg);
 	struct result r;
 	struct zb_run run;
@@ -869,13 +853,9 @@ static void case_pids_parallel(void)
 		 "  zones:\n"
 		 "    - {name: att, mode: ro, hostPath: %s}\n",
 		 attack_dir);
-	struct zb_error *err = NULL;
-	struct zb_config *cfg = zb_config_load_string(yaml, strlen(yaml), "test", base, &err);
-	if (!cfg) {
-		check(false, "pids config: %s", err->msg);
-		zb_error_free(err);
+	struct zb_config *cfg = load_config(yaml, "pids");
+	if (!cfg)
 		return;
-	}
 	struct zb_session *s = open_session(cfg);
 	struct result first;
 	sh(b, s, &first, "true");
