@@ -955,94 +955,125 @@ static bool mark_options(struct arg *a, size_t n)
 
 /* ---------------------------------------------------------------- wrappers */
 
+/* The options a wrapper takes, as getopt reads them: short flags may be combined ("-cf"), a
+ * short option with a value takes the rest of its word or the next word ("-k5", "-k 5"), a
+ * long one "--name=value" or "--name value"; "--" ends them. */
+struct opt_spec {
+	const char *flags;		/* short options without a value */
+	const char *valued;		/* short options with one */
+	const char *const *long_flags;	/* NULL-terminated */
+	const char *const *long_valued; /* NULL-terminated */
+	bool dash_alone;		/* "-" is an option (env's -i) */
+	bool old_number;		/* "-5" is an option (nice's old form) */
+};
+
+static bool in_list(const char *w, const char *const *list)
+{
+	for (; list && *list; list++)
+		if (strcmp(w, *list) == 0)
+			return true;
+	return false;
+}
+
+/* The index of the first word after a wrapper's options, or -1 for an option the spec does
+ * not have (the wrapper is then judged as the command itself). */
+static long scan_options(const struct arg *a, size_t n, const struct opt_spec *o)
+{
+	size_t i = 1;
+	for (; i < n && lit(&a[i]) && a[i].text[0] == '-'; i++) {
+		const char *w = a[i].text;
+		if (strcmp(w, "--") == 0)
+			return (long)i + 1;
+		if (w[1] == '-') {
+			if (in_list(w, o->long_flags))
+				continue;
+			const char *const *v = o->long_valued;
+			while (v && *v && !long_opt(w, *v))
+				v++;
+			if (!v || !*v)
+				return -1;
+			if (!strchr(w, '='))
+				i++;
+			continue;
+		}
+		if (!w[1]) {
+			if (!o->dash_alone)
+				return -1;
+			continue;
+		}
+		if (o->old_number && strspn(w + 1, "0123456789") == strlen(w + 1))
+			continue;
+		for (size_t k = 1; w[k]; k++) {
+			if (o->flags && strchr(o->flags, w[k]))
+				continue;
+			if (!o->valued || !strchr(o->valued, w[k]))
+				return -1;
+			if (!w[k + 1])
+				i++; /* the value is the next word */
+			break;
+		}
+	}
+	return (long)i;
+}
+
 /* Each returns the index of the command it runs, 0 if it runs none (used alone, so it is
  * the command), or -1 if its options are not understood. `env_assigns` gets the range of
  * env's NAME=value words. */
 static long wrap_timeout(const struct arg *a, size_t n)
 {
-	size_t i = 1;
-	for (; i < n && lit(&a[i]) && a[i].text[0] == '-'; i++) {
-		const char *w = a[i].text;
-		if (strcmp(w, "--") == 0) {
-			i++;
-			break;
-		}
-		if (strcmp(w, "--preserve-status") == 0 || strcmp(w, "--foreground") == 0 ||
-		    strcmp(w, "-v") == 0 || strcmp(w, "--verbose") == 0)
-			continue;
-		if (strcmp(w, "-k") == 0 || strcmp(w, "-s") == 0 ||
-		    strcmp(w, "--kill-after") == 0 || strcmp(w, "--signal") == 0) {
-			i++;
-			continue;
-		}
-		if (starts_with(w, "-k") || starts_with(w, "-s") ||
-		    starts_with(w, "--kill-after=") || starts_with(w, "--signal="))
-			continue;
+	const struct opt_spec spec = {
+		.flags = "v",
+		.valued = "ks",
+		.long_flags = (const char *const[]){"--preserve-status", "--foreground",
+						    "--verbose", NULL},
+		.long_valued = (const char *const[]){"--kill-after", "--signal", NULL},
+	};
+	long i = scan_options(a, n, &spec);
+	if (i < 0 || (size_t)i + 1 >= n) /* DURATION COMMAND */
 		return -1;
-	}
-	if (i + 1 >= n) /* DURATION COMMAND */
-		return -1;
-	return (long)i + 1;
+	return i + 1;
 }
 
 static long wrap_nice(const struct arg *a, size_t n)
 {
-	size_t i = 1;
-	for (; i < n && lit(&a[i]) && a[i].text[0] == '-'; i++) {
-		const char *w = a[i].text;
-		if (strcmp(w, "--") == 0) {
-			i++;
-			break;
-		}
-		if (strcmp(w, "-n") == 0 || strcmp(w, "--adjustment") == 0) {
-			i++;
-			continue;
-		}
-		if (starts_with(w, "-n") || starts_with(w, "--adjustment="))
-			continue;
-		if (strspn(w + 1, "0123456789") == strlen(w + 1) && w[1])
-			continue; /* the old "-5" */
+	const struct opt_spec spec = {
+		.valued = "n",
+		.long_valued = (const char *const[]){"--adjustment", NULL},
+		.old_number = true,
+	};
+	long i = scan_options(a, n, &spec);
+	if (i < 0)
 		return -1;
-	}
-	return i < n ? (long)i : 0;
+	return (size_t)i < n ? i : 0;
 }
 
 /* nohup and exec take the command right away, after an optional "--"; any option (bash's
  * exec -a/-c/-l) is not understood. */
 static long wrap_no_options(const struct arg *a, size_t n)
 {
-	size_t i = 1;
-	if (i < n && lit(&a[i]) && strcmp(a[i].text, "--") == 0)
-		i++;
-	if (i < n && lit(&a[i]) && a[i].text[0] == '-')
+	static const struct opt_spec none = {0};
+	long i = scan_options(a, n, &none);
+	if (i < 0)
 		return -1;
-	return i < n ? (long)i : 0;
+	return (size_t)i < n ? i : 0;
 }
 
 static long wrap_env(const struct arg *a, size_t n, size_t *ret_assigns_from,
 		     size_t *ret_assigns_to)
 {
-	size_t i = 1;
-	for (; i < n && lit(&a[i]) && a[i].text[0] == '-'; i++) {
-		const char *w = a[i].text;
-		if (strcmp(w, "--") == 0) {
-			i++;
-			break;
-		}
-		if (strcmp(w, "-") == 0 || strcmp(w, "-i") == 0 ||
-		    strcmp(w, "--ignore-environment") == 0 || strcmp(w, "-v") == 0 ||
-		    strcmp(w, "--debug") == 0)
-			continue;
-		if (strcmp(w, "-u") == 0 || strcmp(w, "--unset") == 0) {
-			i++;
-			continue;
-		}
-		if (starts_with(w, "-u") || starts_with(w, "--unset="))
-			continue;
-		/* -S splits a string into more arguments, -C changes folder, -0 prints: judged
-		 * as env itself. */
+	/* -S splits a string into more arguments, -C changes folder, -0 prints: not in the
+	 * spec, so env with them is judged as env itself. */
+	const struct opt_spec spec = {
+		.flags = "iv",
+		.valued = "u",
+		.long_flags = (const char *const[]){"--ignore-environment", "--debug", NULL},
+		.long_valued = (const char *const[]){"--unset", NULL},
+		.dash_alone = true,
+	};
+	long r = scan_options(a, n, &spec);
+	if (r < 0)
 		return -1;
-	}
+	size_t i = (size_t)r;
 	*ret_assigns_from = i;
 	while (i < n && zb_sh_is_assignment(a[i].text))
 		i++;
@@ -1068,44 +1099,22 @@ static long wrap_command(const struct arg *a, size_t n)
 
 static long wrap_stdbuf(const struct arg *a, size_t n)
 {
-	size_t i = 1;
-	for (; i < n && lit(&a[i]) && a[i].text[0] == '-'; i++) {
-		const char *w = a[i].text;
-		if (strcmp(w, "--") == 0) {
-			i++;
-			break;
-		}
-		if (strcmp(w, "-i") == 0 || strcmp(w, "-o") == 0 || strcmp(w, "-e") == 0) {
-			i++;
-			continue;
-		}
-		if ((w[1] == 'i' || w[1] == 'o' || w[1] == 'e') && w[2])
-			continue;
-		if (starts_with(w, "--input=") || starts_with(w, "--output=") ||
-		    starts_with(w, "--error="))
-			continue;
-		return -1;
-	}
-	return i < n ? (long)i : -1;
+	const struct opt_spec spec = {
+		.valued = "ioe",
+		.long_valued = (const char *const[]){"--input", "--output", "--error", NULL},
+	};
+	long i = scan_options(a, n, &spec);
+	return i >= 0 && (size_t)i < n ? i : -1;
 }
 
 static long wrap_setsid(const struct arg *a, size_t n)
 {
-	size_t i = 1;
-	for (; i < n && lit(&a[i]) && a[i].text[0] == '-'; i++) {
-		const char *w = a[i].text;
-		if (strcmp(w, "--") == 0) {
-			i++;
-			break;
-		}
-		if (strspn(w + 1, "cfw") == strlen(w + 1) && w[1])
-			continue;
-		if (strcmp(w, "--ctty") == 0 || strcmp(w, "--fork") == 0 ||
-		    strcmp(w, "--wait") == 0)
-			continue;
-		return -1;
-	}
-	return i < n ? (long)i : -1;
+	const struct opt_spec spec = {
+		.flags = "cfw",
+		.long_flags = (const char *const[]){"--ctty", "--fork", "--wait", NULL},
+	};
+	long i = scan_options(a, n, &spec);
+	return i >= 0 && (size_t)i < n ? i : -1;
 }
 
 /* xargs [options] [command [initial-arguments]]: the command gets more arguments from its
