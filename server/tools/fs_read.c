@@ -189,28 +189,46 @@ static int window_forward(struct zb_fs_job *job, int fd, off_t size, json_int_t 
 		pos += n;
 		const char *p = buf, *end = buf + n;
 		while (p < end) {
-			const char *nl = memchr(p, '\n', (size_t)(end - p));
-			const char *stop = nl ? nl + 1 : end;
-			if (line >= offset && line < end_line && !w->over) {
-				size_t take = (size_t)(stop - p);
-				if (w->len + take > cap + 1)
-					take = cap + 1 - w->len;
-				if (w->len + take > dcap) {
-					dcap = (w->len + take) * 2 > cap + 1 ? cap + 1
-									     : (w->len + take) * 2;
-					w->data = zb_xrealloc(w->data, dcap);
-				}
-				memcpy(w->data + w->len, p, take);
-				w->len += take;
-				w->over = w->len > cap;
-			} else if (line >= end_line && !count_all) {
+			if (line < offset) {
+				/* Before the window: to the next line. */
+				const char *nl = memchr(p, '\n', (size_t)(end - p));
+				if (!nl)
+					break;
+				line++;
+				p = nl + 1;
+				continue;
+			}
+			if (line >= end_line || w->over) {
+				/* After it: only counted, when the whole file is. */
+				if (count_all)
+					line += (json_int_t)count_newlines(p, (size_t)(end - p));
 				break;
 			}
-			if (nl)
+			/* In it: find where it ends in this chunk, then copy that run at once. */
+			const char *q = p;
+			while (q < end && line < end_line) {
+				const char *nl = memchr(q, '\n', (size_t)(end - q));
+				if (!nl) {
+					q = end;
+					break;
+				}
 				line++;
-			last_nl = nl != NULL;
-			p = stop;
+				q = nl + 1;
+			}
+			size_t take = (size_t)(q - p);
+			if (w->len + take > cap + 1)
+				take = cap + 1 - w->len;
+			if (w->len + take > dcap) {
+				dcap = (w->len + take) * 2 > cap + 1 ? cap + 1
+								     : (w->len + take) * 2;
+				w->data = zb_xrealloc(w->data, dcap);
+			}
+			memcpy(w->data + w->len, p, take);
+			w->len += take;
+			w->over = w->len > cap;
+			p = q;
 		}
+		last_nl = buf[n - 1] == '\n';
 	}
 	free(buf);
 	if (r < 0)

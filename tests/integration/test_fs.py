@@ -6,6 +6,7 @@ The null backend is used, so this runs anywhere; the zones are temporary folders
 import base64
 import json
 import os
+import random
 import shutil
 import stat
 import subprocess
@@ -232,6 +233,32 @@ def test_read_windows(f):
     # CRLF lines are returned as they are.
     f.put("crlf.txt", b"a\r\nb\r\n")
     assert f.ok("fs.read", {"path": "crlf.txt", "head": 1})["content"] == "a\r\n"
+
+
+def test_read_windows_across_chunks(f):
+    # Lines of many lengths (some longer than the server's 1 MiB read chunk), windows that
+    # start, end and cut across chunk boundaries, with and without a final newline: every
+    # window is exactly Python's slice of the file's lines.
+    rng = random.Random(7)
+    parts = []
+    for i in range(3000):
+        n = rng.choice([0, 1, 5, 80, 700, 5000]) if i % 500 else 1100000
+        parts.append("%d:" % i + "x" * n + "\n")
+    for ending in ("\n", ""):
+        text = "".join(parts)[:-1] + ending
+        f.put("w.txt", text)
+        lines = text.splitlines(keepends=True)
+        for _ in range(25):
+            offset = rng.randint(1, len(lines) + 2)
+            limit = rng.choice([1, 2, 7, 100, 1000, 5000])
+            r = f.ok("fs.read", {"path": "w.txt", "offset": offset, "limit": limit})
+            want = "".join(lines[offset - 1:offset - 1 + limit])
+            assert r["total_lines"] == len(lines)
+            if r["truncated"]:
+                assert want.startswith(r["content"]) and len(r["content"]) <= 4 * 1024 * 1024
+                assert r["next_offset"] > offset
+            else:
+                assert r["content"] == want, (offset, limit, ending)
 
 
 def test_read_window_arguments_exclusive(f):
