@@ -43,10 +43,17 @@ void zb_framer_feed(struct zb_framer *f, const char *data, size_t n)
 	while (n > 0) {
 		const char *nl = memchr(data, '\n', n);
 		size_t chunk = nl ? (size_t)(nl - data) : n;
+		/* A CR before the newline is not part of the message: a line that ends with one
+		 * may be a byte longer (while its end is not seen yet, any line may). */
+		size_t limit = f->max_line + 1;
+		if (nl) {
+			char last = chunk ? data[chunk - 1] : f->len ? f->buf[f->len - 1] : 0;
+			limit = f->max_line + (last == '\r');
+		}
 		if (f->discarding) {
 			if (nl)
 				f->discarding = false;
-		} else if (f->len + chunk > f->max_line) {
+		} else if (f->len + chunk > limit) {
 			start_discarding(f);
 			if (nl)
 				f->discarding = false;

@@ -112,6 +112,29 @@ static void test_oversize_line_dropped_once(void **state)
 	zb_framer_free(&f);
 }
 
+/* The cap counts the message, not the CR of a CRLF line end, in one read or split. */
+static void test_cap_excludes_crlf(void **state)
+{
+	struct seen s = {0};
+	struct zb_framer f;
+	zb_framer_init(&f, 8, on_line, on_oversize, &s);
+	feed_str(&f, "12345678\r\n");
+	feed_str(&f, "abcdefgh\r");
+	feed_str(&f, "\n");
+	feed_str(&f, "abcd");
+	feed_str(&f, "efgh\r\n");
+	assert_int_equal(s.oversize, 0);
+	assert_int_equal(s.n, 3);
+	assert_string_equal(s.lines[1], "abcdefgh");
+	feed_str(&f, "123456789\r\n"); /* nine bytes of message: over */
+	feed_str(&f, "12345678x");
+	feed_str(&f, "\n"); /* the ninth byte was no CR: over */
+	feed_str(&f, "12345678\r\r\n");
+	assert_int_equal(s.oversize, 3);
+	assert_int_equal(s.n, 3);
+	zb_framer_free(&f);
+}
+
 static void test_oversize_in_single_read(void **state)
 {
 	struct seen s = {0};
@@ -284,6 +307,7 @@ int main(void)
 		cmocka_unit_test(test_partial_then_rest),
 		cmocka_unit_test(test_oversize_line_dropped_once),
 		cmocka_unit_test(test_oversize_in_single_read),
+		cmocka_unit_test(test_cap_excludes_crlf),
 		cmocka_unit_test(test_eof_drops_oversize_tail),
 		cmocka_unit_test(test_envelopes),
 		cmocka_unit_test(test_json_text_repairs),
