@@ -561,24 +561,26 @@ static inline void out_char(struct zb_jbuf *o, char c)
 	o->s[o->len++] = c;
 }
 
-/* Whether any of the 8 bytes in w needs an escape in a JSON string: a control character
- * (below 0x20), '"' or '\\'. Bytes of 0x80 and above never do (jansson keeps strings valid
- * UTF-8), so the high bits are masked out of every test; the classic "has a zero byte" trick
- * then finds a byte below 0x20, equal to 0x22 or equal to 0x5C. */
-static inline bool word_needs_escape(uint64_t w)
+/* The bytes of w (8, in memory order) that need an escape in a JSON string: a control
+ * character (below 0x20), '"' or '\\', each marked by its high bit. Bytes of 0x80 and above
+ * never do (jansson keeps strings valid UTF-8). Exact per byte: no carry crosses a byte,
+ * because every sum is made of values below 0x80. */
+static inline uint64_t escape_mask(uint64_t w)
 {
 	const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
-	uint64_t ascii = ~w & highs; /* the high bit of each byte below 0x80 */
-	uint64_t below = (w - ones * 0x20) & ascii;
-	uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
-	uint64_t is_q = (q - ones) & ~q & ascii, is_b = (b - ones) & ~b & ascii;
-	return (below | is_q | is_b) & highs;
+	const uint64_t lows = 0x7f7f7f7f7f7f7f7full;
+	uint64_t low7 = w & lows;
+	uint64_t below = ~(low7 + ones * 0x60); /* high bit: low 7 bits < 0x20 */
+	uint64_t q = low7 ^ (ones * '"'), b = low7 ^ (ones * '\\');
+	uint64_t is_q = ~((q + lows) | q), is_b = ~((b + lows) | b); /* high bit: zero byte */
+	return (below | is_q | is_b) & ~w & highs;
 }
 
 /* jansson keeps strings valid UTF-8, so only '"', '\\' and control characters need care.
- * Clean 8-byte words are copied whole; the output is written in place, in blocks whose worst
- * case (every byte a \u00XX) is reserved first, because a JSON text escaped once more (a tool
- * result's text block) has a quote every few bytes. */
+ * Words of 8 bytes are copied whole up to their first byte that needs an escape; the output
+ * is written in place, in blocks whose worst case (every byte a \u00XX) is reserved first,
+ * because a JSON text escaped once more (a tool result's text block) has a quote every few
+ * bytes, and a 1 MiB file a newline every few dozen. */
 static void dump_string(struct zb_jbuf *o, const char *s, size_t len)
 {
 	static const char hex[] = "0123456789ABCDEF";
@@ -595,22 +597,37 @@ static void dump_string(struct zb_jbuf *o, const char *s, size_t len)
 		out_reserve(o, (stop - i) * 6);
 		char *d = o->s + o->len;
 		while (i < stop) {
-			uint64_t w;
-			if (i + 8 <= stop && (memcpy(&w, s + i, 8), !word_needs_escape(w))) {
-				memcpy(d, &w, 8);
-				d += 8;
-				i += 8;
-				continue;
-			}
-			unsigned char c = (unsigned char)s[i++];
-			char e = esc_tab[c];
-			if (!e) {
-				*d++ = (char)c;
-				continue;
+			unsigned char c;
+			if (i + 8 <= stop) {
+				uint64_t w;
+				memcpy(&w, s + i, 8);
+				memcpy(d, &w, 8); /* whole, even if only its start is kept */
+				uint64_t m = escape_mask(w);
+				if (!m) {
+					d += 8;
+					i += 8;
+					continue;
+				}
+				/* The first such byte in memory: the lowest marked one on a
+				 * little-endian machine, the highest on a big-endian one. */
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+				unsigned k = (unsigned)__builtin_clzll(m) >> 3;
+#else
+				unsigned k = (unsigned)__builtin_ctzll(m) >> 3;
+#endif
+				d += k;
+				i += k;
+				c = (unsigned char)s[i++];
+			} else {
+				c = (unsigned char)s[i++];
+				if (!esc_tab[c]) {
+					*d++ = (char)c;
+					continue;
+				}
 			}
 			*d++ = '\\';
-			*d++ = e;
-			if (e == 'u') {
+			*d++ = esc_tab[c];
+			if (esc_tab[c] == 'u') {
 				memcpy(d, "00", 2);
 				d[2] = hex[c >> 4];
 				d[3] = hex[c & 15];
