@@ -12,12 +12,14 @@
  * init forks a reaper, which makes the command process and lets it confine itself
  * (confine.c) and wait. A persistent command's reaper, once its command's tree is gone and
  * the exit reported, makes the next command's process in the same, emptied, pid namespace
- * and becomes the prepared one again (recycle): init forks a reaper only for commands that
- * run in parallel. A `run` then costs init a parse, a PATH lookup, a copy into
- * the mapping it shares with that process and one sendmsg; the forks, the new pid namespace
- * and the confinement are off the command's path. The reaper makes the command process as
- * posix_spawn does (CLONE_VM | CLONE_VFORK: the reaper sleeps until the exec), so only one
- * address space is copied per command. The seccomp filter is init's own, inherited.
+ * and becomes the prepared one again (recycle), or, when there is one already (commands ran
+ * in parallel), waits idle for a later `run`, until none has come for a moment: init forks a
+ * reaper only when more commands run at once than there are reapers. A `run` then costs init
+ * a parse, a PATH lookup, a copy into the mapping it shares with that process and one
+ * sendmsg; the forks, the new pid namespace and the confinement are off the command's path.
+ * The reaper makes the command process as posix_spawn does (CLONE_VM | CLONE_VFORK: the
+ * reaper sleeps until the exec), so only one address space is copied per command. The
+ * seccomp filter is init's own, inherited.
  *
  * A persistent command's exit is reported by its reaper, straight to the server on the
  * control socket, once it has killed and reaped everything left in its pid namespace: the
@@ -42,11 +44,17 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 /* In a STATUS or EXIT_SENT record's `what`: the reaper makes the next command's process and
  * waits for its request, as a prepared process does. */
 #define REAPER_GOES_ON "next"
+
+/* Persistent: at most this many reapers kept idle besides the prepared one (see recycle),
+ * and for how long after the last `run`. */
+#define IDLE_MAX     16
+#define IDLE_KEEP_MS 100
 
 struct cmd {
 	json_int_t id;
@@ -65,6 +73,16 @@ struct cmd {
 	int status;
 };
 
+struct prepared {
+	pid_t pid; /* the reaper (persistent) or the command's process; 0 = none */
+	int chan;  /* our end: one byte + the command's stdio start it */
+	int status_fd;
+	struct sb_request *req; /* our view of the mapping it reads the request from */
+	bool dead;		/* reaped before it got a command */
+	int status;
+	int fork_errno; /* why there is none */
+};
+
 static struct {
 	const struct sb_spec *spec;
 	const struct sb_cgroup *cg;
@@ -75,15 +93,12 @@ static struct {
 	size_t n_cmds, cap_cmds;
 	bool ran_one;
 	bool command_ended; /* since the last look: time to prepare the next one */
-	struct prepared {
-		pid_t pid; /* the reaper (persistent) or the command's process; 0 = none */
-		int chan;  /* our end: one byte + the command's stdio start it */
-		int status_fd;
-		struct sb_request *req; /* our view of the mapping it reads the request from */
-		bool dead;		/* reaped before it got a command */
-		int status;
-		int fork_errno; /* why there is none */
-	} prep;
+	struct prepared prep;
+	/* Persistent: reapers whose command ended while `prep` was there already, each with
+	 * its next process made and waiting (recycle); prepare() takes from here first. */
+	struct prepared idle[IDLE_MAX];
+	size_t n_idle;
+	struct timespec last_run;
 } g;
 
 /* A fork that also takes clone flags (CLONE_NEWPID). The child must stick to plain system
@@ -313,13 +328,34 @@ static void drop_prepared(void)
 	g.prep = (struct prepared){.chan = -1, .status_fd = -1};
 }
 
-/* Make the next command's process, unless there is one. On failure there is none, and the
- * next `run` tries again (and reports the error if that fails too). */
+/* Forget an idle reaper, ending it first unless it is reaped already. Killing it, pid 1 of
+ * its pid namespace, ends its prepared process too. */
+static void drop_idle(size_t i, bool end_it)
+{
+	struct prepared *r = &g.idle[i];
+	if (end_it)
+		kill(r->pid, SIGKILL);
+	if (r->status_fd >= 0)
+		close(r->status_fd);
+	if (r->chan >= 0)
+		close(r->chan);
+	if (r->req)
+		munmap(r->req, SB_REQUEST_MAP_SIZE);
+	g.idle[i] = g.idle[--g.n_idle];
+}
+
+/* Make the next command's process, unless there is one: an idle reaper's, or a new
+ * reaper's. On failure there is none, and the next `run` tries again (and reports the
+ * error if that fails too). */
 static void prepare(void)
 {
 	if (g.prep.pid > 0)
 		return;
 	drop_prepared();
+	if (g.n_idle > 0) {
+		g.prep = g.idle[--g.n_idle];
+		return;
+	}
 	int chan[2] = {-1, -1}, rep[2] = {-1, -1};
 	void *req = MAP_FAILED;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, chan) < 0 ||
@@ -459,6 +495,8 @@ static void start_command(json_t *msg, int *fds, size_t n_fds)
 		goto out;
 	}
 	long oom_before = sb_cgroup_oom_kills(g.cg);
+	if (g.n_idle > 0)
+		clock_gettime(CLOCK_MONOTONIC, &g.last_run);
 	g.prep.req->id = (long long)id;
 	/* A process that died in the meantime has closed its end: the send fails, and its
 	 * report (or status) says why once it is reaped. */
@@ -646,28 +684,64 @@ static void finish(size_t idx, int wstatus)
 	release(&c);
 }
 
+/* How many reapers may wait idle besides the prepared one. Each holds two of the pids limit
+ * (itself and its waiting process) that commands running meanwhile cannot use, so a small
+ * limit keeps none, and a larger one at most an eighth of it (16 of the default 256). */
+static size_t idle_max(void)
+{
+	uint64_t n = g.spec->pids ? g.spec->pids / 16 : IDLE_MAX;
+	return n < IDLE_MAX ? (size_t)n : IDLE_MAX;
+}
+
+/* End the idle reapers once no `run` has come for IDLE_KEEP_MS: they serve a stream of
+ * parallel calls, and ended, they give a command that runs alone its whole pids limit back.
+ * The poll timeout until then, or -1 when there are none. */
+static int trim_idle(void)
+{
+	if (g.n_idle == 0)
+		return -1;
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	long ms = (now.tv_sec - g.last_run.tv_sec) * 1000 +
+		  (now.tv_nsec - g.last_run.tv_nsec) / 1000000;
+	if (ms < IDLE_KEEP_MS)
+		return (int)(IDLE_KEEP_MS - ms);
+	while (g.n_idle > 0)
+		drop_idle(g.n_idle - 1, true);
+	return -1;
+}
+
 /* A persistent command has ended and been reported, and its reaper goes on with the next
  * command's process in the same, emptied, pid namespace: that reaper becomes the prepared
- * one. When there is one already (commands ran in parallel), it is ended instead; reap()
- * takes its status. */
+ * one. When there is one already (commands ran in parallel), it waits idle for a later
+ * `run`, as the next process it has just made would otherwise be wasted, and a `run` that
+ * finds no prepared process would fork a reaper; with IDLE_MAX idle, it is ended instead
+ * (reap() takes its status). An idle reaper holds nothing of its command: it killed and
+ * reaped the whole tree before it reported the exit. */
 static void recycle(size_t idx)
 {
 	struct cmd c = g.cmds[idx];
 	g.cmds[idx] = g.cmds[--g.n_cmds];
+	struct prepared r = {.pid = c.pid, .chan = c.chan, .status_fd = c.status_fd, .req = c.req};
 	if (g.prep.pid > 0 && g.prep.dead) {
 		if (g.prep.status_fd >= 0)
 			close(g.prep.status_fd);
 		g.prep.status_fd = -1;
 		drop_prepared();
 	}
-	if (g.prep.pid > 0) {
-		kill(c.pid, SIGKILL);
-		release(&c);
+	if (g.prep.pid <= 0) {
+		drop_prepared();
+		g.prep = r;
 		return;
 	}
-	drop_prepared();
-	g.prep = (struct prepared){
-		.pid = c.pid, .chan = c.chan, .status_fd = c.status_fd, .req = c.req};
+	if (g.n_idle < idle_max()) {
+		if (g.n_idle == 0)
+			clock_gettime(CLOCK_MONOTONIC, &g.last_run);
+		g.idle[g.n_idle++] = r;
+		return;
+	}
+	kill(c.pid, SIGKILL);
+	release(&c);
 }
 
 /* A persistent command's report pipe is readable: report as soon as the status is there. */
@@ -695,7 +769,15 @@ static void reap(void)
 			g.prep.status = st;
 			continue;
 		}
-		for (size_t i = 0; i < g.n_cmds; i++)
+		for (size_t i = 0; i < g.n_idle; i++)
+			if (g.idle[i].pid == p) {
+				/* Its next process could not be made (the pids limit); the
+				 * failure is nobody's. */
+				drop_idle(i, false);
+				p = 0;
+				break;
+			}
+		for (size_t i = 0; p > 0 && i < g.n_cmds; i++)
 			if (g.cmds[i].pid == p) {
 				finish(i, st);
 				break;
@@ -762,7 +844,7 @@ _Noreturn void sb_init_run(const struct sb_spec *spec, const struct sb_cgroup *c
 		size_t n_p = 2;
 		for (size_t i = 0; spec->persistent && i < g.n_cmds; i++)
 			p[n_p++] = (struct pollfd){.fd = g.cmds[i].status_fd, .events = POLLIN};
-		if (poll(p, n_p, -1) < 0) {
+		if (poll(p, n_p, trim_idle()) < 0) {
 			if (errno == EINTR)
 				continue;
 			shutdown_sandbox();
