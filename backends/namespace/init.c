@@ -1,11 +1,12 @@
 /* pid 1 of the sandbox. It waits for `run` messages on the control socket and starts each
  * command, reports its `exit`, and kills a command's whole tree on `kill`.
  *
- * Persistent sessions: each command gets a pid namespace of its own, whose pid 1 is a tiny
- * reaper (a fork of this process, no exec) that starts the command as its child. When the
- * command ends, or is killed, the reaper exits and the kernel kills everything left in that
- * namespace: `sleep 1000 &`, `setsid nohup ...` and double forks cannot outlive the command
- * (SECURITY-CASES 20). Killing the reaper from here kills the tree.
+ * Persistent sessions: each command runs in a pid namespace whose pid 1 is a tiny reaper (a
+ * fork of this process, no exec) that starts the command as its child. When the command
+ * ends, the reaper kills and reaps everything left in that namespace before the exit is
+ * reported: `sleep 1000 &`, `setsid nohup ...` and double forks cannot outlive the command
+ * (SECURITY-CASES 20). Killing the reaper from here (kill, timeout) kills the tree with it,
+ * the kernel taking down a pid namespace whose pid 1 is gone.
  * Per-call sandboxes: the command is this process's child and the sandbox ends with it.
  *
  * The next command's process is made ahead of time ("prepared"): when the sandbox starts,
