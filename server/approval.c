@@ -963,7 +963,7 @@ struct opt_spec {
 	const char *valued;		/* short options with one */
 	const char *const *long_flags;	/* NULL-terminated */
 	const char *const *long_valued; /* NULL-terminated */
-	bool dash_alone;		/* "-" is an option (env's -i) */
+	bool dash_ends;			/* "-" ends the options (env), else it is not understood */
 	bool old_number;		/* "-5" is an option (nice's old form) */
 };
 
@@ -975,8 +975,20 @@ static bool in_list(const char *w, const char *const *list)
 	return false;
 }
 
+/* An option's value in the next word: it must be there and be literal. SECURITY: a word the
+ * shell expands ($E, a glob) can become no word or several, and every word after it moves:
+ * `env -u $E ls rm x` runs rm when E is empty, so it is not read as "env -u ... ls". */
+static bool value_word(const struct arg *a, size_t n, size_t *i)
+{
+	if (*i + 1 >= n || !lit(&a[*i + 1]))
+		return false;
+	(*i)++;
+	return true;
+}
+
 /* The index of the first word after a wrapper's options, or -1 for an option the spec does
- * not have (the wrapper is then judged as the command itself). */
+ * not have, or a value that is not a literal word (the wrapper is then judged as the command
+ * itself). */
 static long scan_options(const struct arg *a, size_t n, const struct opt_spec *o)
 {
 	size_t i = 1;
@@ -992,14 +1004,15 @@ static long scan_options(const struct arg *a, size_t n, const struct opt_spec *o
 				v++;
 			if (!v || !*v)
 				return -1;
-			if (!strchr(w, '='))
-				i++;
+			if (!strchr(w, '=') && !value_word(a, n, &i))
+				return -1;
 			continue;
 		}
 		if (!w[1]) {
-			if (!o->dash_alone)
+			/* getopt stops at "-", an operand (env's "ignore the environment"). */
+			if (!o->dash_ends)
 				return -1;
-			continue;
+			return (long)i;
 		}
 		if (o->old_number && strspn(w + 1, "0123456789") == strlen(w + 1))
 			continue;
@@ -1008,8 +1021,8 @@ static long scan_options(const struct arg *a, size_t n, const struct opt_spec *o
 				continue;
 			if (!o->valued || !strchr(o->valued, w[k]))
 				return -1;
-			if (!w[k + 1])
-				i++; /* the value is the next word */
+			if (!w[k + 1] && !value_word(a, n, &i))
+				return -1;
 			break;
 		}
 	}
@@ -1029,7 +1042,7 @@ static long wrap_timeout(const struct arg *a, size_t n)
 		.long_valued = (const char *const[]){"--kill-after", "--signal", NULL},
 	};
 	long i = scan_options(a, n, &spec);
-	if (i < 0 || (size_t)i + 1 >= n) /* DURATION COMMAND */
+	if (i < 0 || (size_t)i + 1 >= n || !lit(&a[i])) /* DURATION COMMAND */
 		return -1;
 	return i + 1;
 }
@@ -1068,12 +1081,15 @@ static long wrap_env(const struct arg *a, size_t n, size_t *ret_assigns_from,
 		.valued = "u",
 		.long_flags = (const char *const[]){"--ignore-environment", "--debug", NULL},
 		.long_valued = (const char *const[]){"--unset", NULL},
-		.dash_alone = true,
+		.dash_ends = true,
 	};
 	long r = scan_options(a, n, &spec);
 	if (r < 0)
 		return -1;
 	size_t i = (size_t)r;
+	/* One "-" after the options is env's own (GNU env: the same as -i). */
+	if (i < n && lit(&a[i]) && strcmp(a[i].text, "-") == 0)
+		i++;
 	*ret_assigns_from = i;
 	while (i < n && zb_sh_is_assignment(a[i].text))
 		i++;
@@ -1142,8 +1158,8 @@ static long wrap_xargs(const struct arg *a, size_t n, const char **ret_replace)
 			for (size_t k = 0; k < ZB_ARRAY_SIZE(valued); k++)
 				if (long_opt(w, valued[k])) {
 					ok = true;
-					if (!strchr(w, '='))
-						i++;
+					if (!strchr(w, '=') && !value_word(a, n, &i))
+						return -1;
 				}
 			if (ok)
 				continue;
@@ -1160,6 +1176,8 @@ static long wrap_xargs(const struct arg *a, size_t n, const char **ret_replace)
 			if (strchr("0prtxo", c))
 				continue;
 			if (strchr("adELnPsI", c)) {
+				if (!w[k + 1] && i + 1 < n && !lit(&a[i + 1]))
+					return -1; /* see value_word */
 				const char *v =
 					w[k + 1] ? w + k + 1 : (i + 1 < n ? a[++i].text : "");
 				if (c == 'I')
