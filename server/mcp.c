@@ -333,10 +333,12 @@ static void finish_serialised(struct zb_tool_call *call, json_t *structured, cha
 	if (!structured && (check_output() || !srv->send_line || r->batch)) {
 		/* The tree is only needed to check it against the schema or to put the reply
 		 * into a batch; the tool's text is ours, so it parses. */
-		structured = json_loadb(text, len, 0, NULL);
+		json_error_t je;
+		/* A file's text may hold NUL (as \u0000): allowed, as everywhere else. */
+		structured = json_loadb(text, len, JSON_ALLOW_NUL | JSON_REJECT_DUPLICATES, &je);
 		if (!structured) {
-			zb_err("internal error: %s wrote a result that is not JSON",
-			       call->tool->name);
+			zb_err("internal error: %s wrote a result that is not JSON: %s",
+			       call->tool->name, je.text);
 			structured = json_object();
 		}
 	}

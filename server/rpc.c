@@ -1,5 +1,6 @@
 #include "rpc.h"
 
+#include <assert.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
@@ -96,7 +97,13 @@ void zb_framer_finish(struct zb_framer *f)
 	if (!f->discarding && f->len > 0) {
 		size_t len = f->len;
 		f->len = 0;
-		deliver(f, f->buf, len);
+		/* While the end was not seen, the line could hold one byte more (a CR). */
+		if (len - (f->buf[len - 1] == '\r') > f->max_line) {
+			if (f->on_oversize)
+				f->on_oversize(f->ud, f->max_line);
+		} else {
+			deliver(f, f->buf, len);
+		}
 	}
 	f->discarding = false;
 }
@@ -416,6 +423,7 @@ void zb_stdio_send_parts(struct zb_stdio *io, struct zb_part *parts, size_t n)
 		free_parts(parts, n);
 		return;
 	}
+	assert(n <= ZB_MAX_PARTS);
 	size_t off = 0;
 	if (io->writes_pending == 0) {
 		uv_buf_t b[ZB_MAX_PARTS];
@@ -550,6 +558,8 @@ static void out_reserve(struct zb_jbuf *o, size_t n)
 
 static void out_add(struct zb_jbuf *o, const char *s, size_t n)
 {
+	if (n == 0)
+		return;
 	out_reserve(o, n);
 	memcpy(o->s + o->len, s, n);
 	o->len += n;

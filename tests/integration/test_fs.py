@@ -261,6 +261,14 @@ def test_read_windows_across_chunks(f):
                 assert r["content"] == want, (offset, limit, ending)
 
 
+def test_read_nul_after_the_sniff(f):
+    # Only the first 8 KiB decide text or binary: a NUL later is text, sent as \u0000, and
+    # the result still carries (and fits) its structuredContent.
+    f.put("late-nul.txt", "a" * 9000 + "\0tail\n")
+    r = f.ok("fs.read", {"path": "late-nul.txt"})
+    assert r["encoding"] == "utf-8" and r["content"] == "a" * 9000 + "\0tail\n"
+
+
 def test_read_window_arguments_exclusive(f):
     f.put("a", "x\n")
     for args in ({"head": 1, "tail": 1}, {"head": 1, "offset": 2}, {"tail": 1, "limit": 2}):

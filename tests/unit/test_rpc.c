@@ -132,6 +132,15 @@ static void test_cap_excludes_crlf(void **state)
 	feed_str(&f, "12345678\r\r\n");
 	assert_int_equal(s.oversize, 3);
 	assert_int_equal(s.n, 3);
+	/* At end of input, a last line without its newline: the same cap. */
+	feed_str(&f, "123456789");
+	zb_framer_finish(&f);
+	assert_int_equal(s.oversize, 4);
+	feed_str(&f, "12345678\r");
+	zb_framer_finish(&f);
+	assert_int_equal(s.oversize, 4);
+	assert_int_equal(s.n, 4);
+	assert_string_equal(s.lines[3], "12345678");
 	zb_framer_free(&f);
 }
 
