@@ -53,6 +53,18 @@ void sb_spec_clear(struct sb_spec *spec);
 /* mounts.c: build the sandbox's root and pivot into it. Runs as pid 1 of the new pid
  * namespace, inside the new mount namespace. */
 int sb_mounts_build(const struct sb_spec *spec, struct zb_error **err);
+/* The same in two steps, as root (not in a user namespace). sb_mounts_template builds what
+ * all sandboxes of the session share and pivots into it; it runs in a mount namespace of its
+ * own, which is the template. sb_mounts_from_template runs as a sandbox's pid 1 in the
+ * host's mount namespace: it captures the zones, enters a copy of the template
+ * (`template_ns`, an fd of it) and mounts the sandbox's own devpts, /dev/shm, /proc, /tmp
+ * and zones there. */
+int sb_mounts_template(const struct sb_spec *spec, struct zb_error **err);
+int sb_mounts_from_template(const struct sb_spec *spec, int template_ns, struct zb_error **err);
+/* What the template copied or looked up on the host, as one number: the files copied into
+ * /etc, and the folder whose top-level entries it holds (the rootfs or /). A template whose
+ * stamp has changed is stale: built again, as each sandbox was before. */
+uint64_t sb_mounts_template_stamp(const struct sb_spec *spec);
 
 /* The sandbox's own processes that count against its pids limit on top of the command's:
  * init, and in a persistent session the running command's reaper. A single command's tree

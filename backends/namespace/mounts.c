@@ -2,12 +2,20 @@
  * mount trees (open_tree(OPEN_TREE_CLONE)), so that the staging tmpfs mounted over /tmp below
  * cannot hide a zone whose host path lies under /tmp. The tree is then assembled on the
  * staging tmpfs, the process pivots into it and the host's root is detached: from then on no
- * path inside the sandbox leads back to the host's file system except the zones. */
+ * path inside the sandbox leads back to the host's file system except the zones.
+ *
+ * As root, the part every sandbox of a session has alike (system folders or rootfs, /etc,
+ * /dev but its devpts and /dev/shm, all read-only) is built once, pivoted into and detached
+ * from the host as above, in a mount namespace of its own: the session's template
+ * (sb_mounts_template). Each sandbox then copies that namespace (setns + unshare) and mounts
+ * only what must be its own: devpts, /dev/shm, /proc, /tmp and the zones
+ * (sb_mounts_from_template). */
 #include "helper.h"
 
 #include <dirent.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <sched.h>
 #include <stdio.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -350,10 +358,9 @@ static int build_etc(const struct sb_spec *spec, const struct captured *c, struc
 	return 0;
 }
 
-static int build_dev(const struct sb_spec *spec, struct zb_error **err)
+/* /dev but its devpts and /dev/shm (build_dev_fresh), which every sandbox gets anew. */
+static int build_dev(struct zb_error **err)
 {
-	char shm_opts[96];
-	tmpfs_opts(shm_opts, sizeof(shm_opts), "1777", tmpfs_size(spec, SHM_SIZE, 4));
 	if (mkdir("dev", 0755) < 0 ||
 	    mount("tmpfs", "dev", "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755,size=64k") < 0)
 		return zb_error_set(err, ZB_ERR_INTERNAL, errno, "mount /dev: %s", strerror(errno));
@@ -388,6 +395,14 @@ static int build_dev(const struct sb_spec *spec, struct zb_error **err)
 	if (mount_setattr(AT_FDCWD, "dev", AT_RECURSIVE, &ro, sizeof(ro)) < 0)
 		return zb_error_set(err, ZB_ERR_INTERNAL, errno, "read-only /dev: %s",
 				    strerror(errno));
+	return 0;
+}
+
+/* A private devpts and a tmpfs /dev/shm on the folders build_dev made. */
+static int build_dev_fresh(const struct sb_spec *spec, struct zb_error **err)
+{
+	char shm_opts[96];
+	tmpfs_opts(shm_opts, sizeof(shm_opts), "1777", tmpfs_size(spec, SHM_SIZE, 4));
 	if (mount("devpts", "dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
 		  "newinstance,ptmxmode=0666,mode=0620") < 0)
 		return zb_error_set(err, ZB_ERR_INTERNAL, errno, "mount /dev/pts: %s",
@@ -400,16 +415,18 @@ static int build_dev(const struct sb_spec *spec, struct zb_error **err)
 
 static int build_proc(struct zb_error **err)
 {
-	if (mkdir("proc", 0555) < 0 ||
+	if ((mkdir("proc", 0555) < 0 && errno != EEXIST) ||
 	    mount("proc", "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
 		return zb_error_set(err, ZB_ERR_INTERNAL, errno, "mount /proc: %s",
 				    strerror(errno));
 	for (size_t i = 0; i < ZB_ARRAY_SIZE(proc_ro); i++) {
 		char p[32];
 		snprintf(p, sizeof(p), "proc/%s", proc_ro[i]);
-		if (access(p, F_OK) < 0)
+		/* ENOENT: this kernel has no such entry (no access() first: one call less). */
+		int bound = mount(p, p, NULL, MS_BIND | MS_REC, NULL);
+		if (bound < 0 && errno == ENOENT)
 			continue;
-		if (mount(p, p, NULL, MS_BIND | MS_REC, NULL) < 0 ||
+		if (bound < 0 ||
 		    mount(NULL, p, NULL,
 			  MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
 			  NULL) < 0)
@@ -554,7 +571,8 @@ static int build_zones(const struct sb_spec *spec, const struct captured *c, str
 		if (z->mode == SB_ZONE_TMPFS) {
 			char opts[96];
 			tmpfs_opts(opts, sizeof(opts), "0755", z->size ? z->size : ZONE_TMPFS_SIZE);
-			if (mkdir(z->name, 0755) < 0 ||
+			/* EEXIST: the template's mount point (sb_mounts_template). */
+			if ((mkdir(z->name, 0755) < 0 && errno != EEXIST) ||
 			    mount("tmpfs", z->name, "tmpfs", MS_NOSUID | MS_NODEV, opts) < 0)
 				return zb_error_set(err, ZB_ERR_INTERNAL, errno,
 						    "zone %s: mount tmpfs: %s", z->name,
@@ -570,50 +588,97 @@ static int build_zones(const struct sb_spec *spec, const struct captured *c, str
 	return 0;
 }
 
-int sb_mounts_build(const struct sb_spec *spec, struct zb_error **err)
+static void captured_init(struct captured *c)
 {
-	struct captured c = {.resolv_fd = -1};
+	memset(c, 0, sizeof(*c));
+	c->resolv_fd = -1;
 	for (size_t i = 0; i < ZB_ARRAY_SIZE(system_dirs); i++)
-		c.trees[i] = -1;
+		c->trees[i] = -1;
 	for (size_t i = 0; i < ZB_ARRAY_SIZE(etc_dirs); i++)
-		c.etc_trees[i] = -1;
+		c->etc_trees[i] = -1;
 	for (size_t i = 0; i < ZB_ARRAY_SIZE(etc_files); i++)
-		c.etc_fds[i] = -1;
+		c->etc_fds[i] = -1;
+}
 
-	/* Nothing we mount may propagate back to the host. */
-	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
-		return zb_error_set(err, ZB_ERR_INTERNAL, errno, "make / private: %s",
-				    strerror(errno));
+/* The trees are attached now (or were never needed); the fds only pin memory. */
+static void captured_clear(const struct sb_spec *spec, struct captured *c)
+{
+	for (size_t i = 0; i < ZB_ARRAY_SIZE(system_dirs); i++) {
+		if (c->trees[i] >= 0)
+			close(c->trees[i]);
+		free(c->links[i]);
+	}
+	for (size_t i = 0; i < ZB_ARRAY_SIZE(etc_dirs); i++)
+		if (c->etc_trees[i] >= 0)
+			close(c->etc_trees[i]);
+	for (size_t i = 0; i < ZB_ARRAY_SIZE(etc_files); i++)
+		if (c->etc_fds[i] >= 0)
+			close(c->etc_fds[i]);
+	for (size_t i = 0; c->zone_trees && i < spec->n_zones; i++)
+		if (c->zone_trees[i] >= 0)
+			close(c->zone_trees[i]);
+	for (size_t i = 0; i < c->n_rootfs; i++) {
+		if (c->rootfs_trees[i] >= 0)
+			close(c->rootfs_trees[i]);
+		free(c->rootfs_names[i]);
+	}
+	free(c->rootfs_names);
+	free(c->rootfs_trees);
+	free(c->zone_trees);
+	if (c->resolv_fd >= 0)
+		close(c->resolv_fd);
+	captured_init(c);
+}
+
+/* The system folders (or the rootfs) and /etc, as detached trees and handles. */
+static int capture_shared(const struct sb_spec *spec, struct captured *c, struct zb_error **err)
+{
 	if (spec->rootfs) {
-		if (capture_rootfs(spec->rootfs, &c, err) < 0)
+		if (capture_rootfs(spec->rootfs, c, err) < 0)
 			return -1;
-	} else if (capture_system(&c, err) < 0) {
+	} else if (capture_system(c, err) < 0) {
 		return -1;
 	}
 	if (spec->net_host)
-		c.resolv_fd = open("/etc/resolv.conf", O_RDONLY | O_CLOEXEC);
-	c.zone_trees = zb_xcalloc(spec->n_zones + 1, sizeof(int));
+		c->resolv_fd = open("/etc/resolv.conf", O_RDONLY | O_CLOEXEC);
+	return 0;
+}
+
+static int capture_zones(const struct sb_spec *spec, struct captured *c, struct zb_error **err)
+{
+	c->zone_trees = zb_xcalloc(spec->n_zones + 1, sizeof(int));
+	for (size_t i = 0; i < spec->n_zones; i++)
+		c->zone_trees[i] = -1;
 	for (size_t i = 0; i < spec->n_zones; i++) {
-		const struct sb_zone *z = &spec->zones[i];
-		c.zone_trees[i] = -1;
-		if (z->mode == SB_ZONE_TMPFS)
+		if (spec->zones[i].mode == SB_ZONE_TMPFS)
 			continue;
-		c.zone_trees[i] = capture_zone(z, err);
-		if (c.zone_trees[i] < 0)
+		c->zone_trees[i] = capture_zone(&spec->zones[i], err);
+		if (c->zone_trees[i] < 0)
 			return -1;
 	}
+	return 0;
+}
 
+/* Mount the staging tmpfs over /tmp and go there. Only a mount namespace of our own sees it. */
+static int enter_stage(struct zb_error **err)
+{
 	if (mount("tmpfs", STAGE, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=16m") < 0)
 		return zb_error_set(err, ZB_ERR_INTERNAL, errno, "mount the root tmpfs: %s",
 				    strerror(errno));
 	if (chdir(STAGE) < 0)
 		return zb_error_set(err, ZB_ERR_INTERNAL, errno, "chdir: %s", strerror(errno));
+	return 0;
+}
 
+/* What every sandbox of a session has alike, on the staging root: the system folders or the
+ * rootfs, /etc, and /dev but for its devpts and /dev/shm. */
+static int build_shared(const struct sb_spec *spec, struct captured *c, struct zb_error **err)
+{
 	if (spec->rootfs) {
-		for (size_t i = 0; i < c.n_rootfs; i++) {
-			char *name = c.rootfs_names[i];
+		for (size_t i = 0; i < c->n_rootfs; i++) {
+			char *name = c->rootfs_names[i];
 			char *eq = strchr(name, '=');
-			if (c.rootfs_trees[i] < 0 && eq) {
+			if (c->rootfs_trees[i] < 0 && eq) {
 				*eq = '\0';
 				if (symlink(eq + 1, name) < 0)
 					return zb_error_set(err, ZB_ERR_INTERNAL, errno,
@@ -621,37 +686,46 @@ int sb_mounts_build(const struct sb_spec *spec, struct zb_error **err)
 							    strerror(errno));
 				continue;
 			}
-			if (attach(c.rootfs_trees[i], name, true, RO_ATTR, err) < 0)
+			if (attach(c->rootfs_trees[i], name, true, RO_ATTR, err) < 0)
 				return zb_error_prefix(err, "rootfs");
 		}
 	} else {
 		for (size_t i = 0; i < ZB_ARRAY_SIZE(system_dirs); i++) {
-			if (c.links[i]) {
-				if (symlink(c.links[i], system_dirs[i]) < 0)
+			if (c->links[i]) {
+				if (symlink(c->links[i], system_dirs[i]) < 0)
 					return zb_error_set(err, ZB_ERR_INTERNAL, errno,
 							    "symlink /%s: %s", system_dirs[i],
 							    strerror(errno));
-			} else if (c.trees[i] >= 0 &&
-				   attach(c.trees[i], system_dirs[i], true, RO_ATTR, err) < 0) {
+			} else if (c->trees[i] >= 0 &&
+				   attach(c->trees[i], system_dirs[i], true, RO_ATTR, err) < 0) {
 				return -1;
 			}
 		}
-		if (build_etc(spec, &c, err) < 0)
+		if (build_etc(spec, c, err) < 0)
 			return -1;
 	}
-	/* build_proc masks files with build_dev's /dev/null: in this order. */
-	if (build_dev(spec, err) < 0 || build_proc(err) < 0)
+	return build_dev(err);
+}
+
+/* What no two sandboxes share, on the root made by build_shared: devpts and /dev/shm, /proc
+ * of the sandbox's pid namespace, /tmp and the zones. */
+static int build_fresh(const struct sb_spec *spec, const struct captured *c, struct zb_error **err)
+{
+	/* build_proc masks files with build_dev's /dev/null. */
+	if (build_dev_fresh(spec, err) < 0 || build_proc(err) < 0)
 		return -1;
 	char tmp_opts[96];
 	tmpfs_opts(tmp_opts, sizeof(tmp_opts), "1777", tmpfs_size(spec, TMP_SIZE, 2));
-	if (mkdir("tmp", 01777) < 0 ||
+	if ((mkdir("tmp", 01777) < 0 && errno != EEXIST) ||
 	    mount("tmpfs", "tmp", "tmpfs", MS_NOSUID | MS_NODEV, tmp_opts) < 0)
 		return zb_error_set(err, ZB_ERR_INTERNAL, errno, "mount /tmp: %s", strerror(errno));
-	if (build_zones(spec, &c, err) < 0)
-		return -1;
+	return build_zones(spec, c, err);
+}
 
-	/* pivot_root(".", ".") stacks the old root on top of the new one; detaching it leaves
-	 * no path back to the host's tree (pivot_root(2), NOTES). */
+/* pivot_root(".", ".") stacks the old root on top of the new one; detaching it leaves no path
+ * back to the host's tree (pivot_root(2), NOTES). Then the root itself is made read-only. */
+static int pivot(struct zb_error **err)
+{
 	if (syscall(SYS_pivot_root, ".", ".") < 0)
 		return zb_error_set(err, ZB_ERR_INTERNAL, errno, "pivot_root: %s", strerror(errno));
 	if (umount2(".", MNT_DETACH) < 0)
@@ -663,31 +737,116 @@ int sb_mounts_build(const struct sb_spec *spec, struct zb_error **err)
 	    0)
 		return zb_error_set(err, ZB_ERR_INTERNAL, errno, "read-only /: %s",
 				    strerror(errno));
-
-	/* The trees are attached now (or were never needed); the fds only pin memory. */
-	for (size_t i = 0; i < ZB_ARRAY_SIZE(system_dirs); i++) {
-		if (c.trees[i] >= 0)
-			close(c.trees[i]);
-		free(c.links[i]);
-	}
-	for (size_t i = 0; i < ZB_ARRAY_SIZE(etc_dirs); i++)
-		if (c.etc_trees[i] >= 0)
-			close(c.etc_trees[i]);
-	for (size_t i = 0; i < ZB_ARRAY_SIZE(etc_files); i++)
-		if (c.etc_fds[i] >= 0)
-			close(c.etc_fds[i]);
-	for (size_t i = 0; i < spec->n_zones; i++)
-		if (c.zone_trees[i] >= 0)
-			close(c.zone_trees[i]);
-	for (size_t i = 0; i < c.n_rootfs; i++) {
-		if (c.rootfs_trees[i] >= 0)
-			close(c.rootfs_trees[i]);
-		free(c.rootfs_names[i]);
-	}
-	free(c.rootfs_names);
-	free(c.rootfs_trees);
-	free(c.zone_trees);
-	if (c.resolv_fd >= 0)
-		close(c.resolv_fd);
 	return 0;
+}
+
+int sb_mounts_build(const struct sb_spec *spec, struct zb_error **err)
+{
+	struct captured c;
+	captured_init(&c);
+	/* Nothing we mount may propagate back to the host. */
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		return zb_error_set(err, ZB_ERR_INTERNAL, errno, "make / private: %s",
+				    strerror(errno));
+	int r = -1;
+	if (capture_shared(spec, &c, err) == 0 && capture_zones(spec, &c, err) == 0 &&
+	    enter_stage(err) == 0 && build_shared(spec, &c, err) == 0 &&
+	    build_fresh(spec, &c, err) == 0 && pivot(err) == 0)
+		r = 0;
+	captured_clear(spec, &c);
+	return r;
+}
+
+int sb_mounts_template(const struct sb_spec *spec, struct zb_error **err)
+{
+	struct captured c;
+	captured_init(&c);
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		return zb_error_set(err, ZB_ERR_INTERNAL, errno, "make / private: %s",
+				    strerror(errno));
+	int r = -1;
+	if (capture_shared(spec, &c, err) == 0 && enter_stage(err) == 0 &&
+	    build_shared(spec, &c, err) == 0) {
+		/* The mount points of what every sandbox mounts anew, made while the root is
+		 * still writable. */
+		r = 0;
+		if (mkdir("proc", 0555) < 0 || mkdir("tmp", 01777) < 0)
+			r = zb_error_set(err, ZB_ERR_INTERNAL, errno, "mkdir /proc, /tmp: %s",
+					 strerror(errno));
+		/* EEXIST: a top-level folder of the rootfs, which the zone covers. */
+		for (size_t i = 0; r == 0 && i < spec->n_zones; i++)
+			if (mkdir(spec->zones[i].name, 0755) < 0 && errno != EEXIST)
+				r = zb_error_set(err, ZB_ERR_INTERNAL, errno, "zone %s: mkdir: %s",
+						 spec->zones[i].name, strerror(errno));
+		if (r == 0)
+			r = pivot(err);
+	}
+	captured_clear(spec, &c);
+	return r;
+}
+
+/* Mix what identifies a file's version into `h`: which file (device, inode), and when and how
+ * it last changed. A missing file counts as a version too. */
+static uint64_t stamp_file(uint64_t h, const char *path, bool follow)
+{
+	struct stat st;
+	uint64_t v[7] = {0};
+	if ((follow ? stat(path, &st) : lstat(path, &st)) == 0) {
+		v[0] = st.st_dev;
+		v[1] = st.st_ino;
+		v[2] = (uint64_t)st.st_mtim.tv_sec;
+		v[3] = (uint64_t)st.st_mtim.tv_nsec;
+		v[4] = (uint64_t)st.st_ctim.tv_sec;
+		v[5] = (uint64_t)st.st_ctim.tv_nsec;
+		v[6] = (uint64_t)st.st_size;
+	}
+	for (size_t i = 0; i < ZB_ARRAY_SIZE(v); i++)
+		h = (h ^ v[i]) * 0x100000001b3ull; /* FNV-1a, a word at a time */
+	return h;
+}
+
+uint64_t sb_mounts_template_stamp(const struct sb_spec *spec)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+	if (spec->rootfs)
+		return stamp_file(h, spec->rootfs, false);
+	/* "/" changes when a top-level entry (a system folder or its link) comes or goes. */
+	h = stamp_file(h, "/", false);
+	for (size_t i = 0; i < ZB_ARRAY_SIZE(etc_files); i++) {
+		char path[64];
+		snprintf(path, sizeof(path), "/etc/%s", etc_files[i]);
+		h = stamp_file(h, path, true);
+	}
+	return spec->net_host ? stamp_file(h, "/etc/resolv.conf", true) : h;
+}
+
+int sb_mounts_from_template(const struct sb_spec *spec, int template_ns, struct zb_error **err)
+{
+	struct captured c;
+	captured_init(&c);
+	int r = -1;
+	/* The zones are captured here, in the host's mount namespace, before this process
+	 * leaves it: the template holds no path back to the host's tree. */
+	if (capture_zones(spec, &c, err) < 0)
+		goto out;
+	if (setns(template_ns, CLONE_NEWNS) < 0 || unshare(CLONE_NEWNS) < 0) {
+		zb_error_set(err, ZB_ERR_INTERNAL, errno, "entering the session's template: %s",
+			     strerror(errno));
+		goto out;
+	}
+	if (chdir("/") < 0) {
+		zb_error_set(err, ZB_ERR_INTERNAL, errno, "chdir /: %s", strerror(errno));
+		goto out;
+	}
+	/* The template's mounts are private, and so is every copy of them; made so again, as
+	 * cheap as it is, since a shared mount here would let what is mounted below reach the
+	 * template and every later sandbox. */
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
+		zb_error_set(err, ZB_ERR_INTERNAL, errno, "make / private: %s", strerror(errno));
+		goto out;
+	}
+	r = build_fresh(spec, &c, err);
+out:
+	captured_clear(spec, &c);
+	return r;
 }

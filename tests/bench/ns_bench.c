@@ -10,7 +10,8 @@
  * (measured by speaking the helper's protocol directly, backends/namespace/proto.h).
  *
  * Usage: ns_bench [ITERATIONS [ROWS]]; ROWS is a comma-separated subset of spawn, percall,
- * build, persistent, parallel, bwrap, unshare (default: all). ZONEBOX_SANDBOX_HELPER points at
+ * build, persistent, parallel, percall-parallel (only its per-call half), bwrap, unshare
+ * (default: all). ZONEBOX_SANDBOX_HELPER points at
  * the helper (default: the one built next to zonebox). */
 #include "backends/backend.h"
 
@@ -369,13 +370,13 @@ int main(int argc, char **argv)
 		    bench_backend("persistent", BACK_TO_BACK, 1, t, n, dir));
 	}
 	double rate[1];
-	if (want("parallel")) {
+	if (want("parallel"))
 		rate_row("persistent, 16 in flight (commands/s)",
 			 bench_backend("persistent", PARALLEL, 16, rate, n * 4, dir) > 0 ? rate[0]
 											 : 0);
+	if (want("parallel") || want("percall-parallel"))
 		rate_row("per-call, 16 in flight (commands/s)",
 			 bench_backend("per-call", PARALLEL, 16, rate, n, dir) > 0 ? rate[0] : 0);
-	}
 	char *bwrap[] = {"bwrap",
 			 "--unshare-all",
 			 "--die-with-parent",
