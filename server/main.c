@@ -63,6 +63,7 @@ struct app {
 	struct zb_server *srv;
 	struct zb_stdio *io;
 	uv_signal_t sigterm, sigint;
+	uv_timer_t trim; /* gives large buffers back when idle */
 	bool stopping;
 	bool signalled; /* a signal asked to stop: a second one exits at once */
 	int exit_code;
@@ -216,6 +217,22 @@ fail:
 
 /* ---------------------------------------------------------------- the loop */
 
+/* Messages at least this long leave memory in the heap worth giving back once idle. */
+#define TRIM_AFTER_BYTES (256 * 1024)
+#define TRIM_IDLE_MS	 250
+
+static void on_trim(uv_timer_t *t)
+{
+	malloc_trim(0);
+}
+
+/* After a large message, free memory is returned TRIM_IDLE_MS after the last one. */
+static void trim_soon(struct app *app, size_t len)
+{
+	if (len >= TRIM_AFTER_BYTES && !app->stopping)
+		uv_timer_start(&app->trim, on_trim, TRIM_IDLE_MS, 0);
+}
+
 static void send_line(void *ud, json_t *msg)
 {
 	struct app *app = ud;
@@ -225,13 +242,18 @@ static void send_line(void *ud, json_t *msg)
 static void send_text_line(void *ud, struct zb_part *parts, size_t n)
 {
 	struct app *app = ud;
+	size_t len = 0;
+	for (size_t i = 0; i < n; i++)
+		len += parts[i].len;
 	zb_stdio_send_parts(app->io, parts, n);
+	trim_soon(app, len);
 }
 
 static void on_line(void *ud, const char *line, size_t len)
 {
 	struct app *app = ud;
 	zb_server_handle_line(app->srv, line, len);
+	trim_soon(app, len);
 }
 
 static void on_oversize(void *ud, size_t max)
@@ -250,6 +272,7 @@ static void on_io_closed(void *arg)
 	app->io = NULL;
 	uv_close((uv_handle_t *)&app->sigterm, on_handle_closed);
 	uv_close((uv_handle_t *)&app->sigint, on_handle_closed);
+	uv_close((uv_handle_t *)&app->trim, on_handle_closed);
 }
 
 static void on_server_down(void *arg)
@@ -319,11 +342,12 @@ int main(int argc, char **argv)
 	}
 	signal(SIGPIPE, SIG_IGN);
 	json_set_alloc_funcs(zb_xmalloc, free);
-	/* Large buffers (a file read, a listing, their replies) are mapped for the call and
-	 * unmapped when it ends. glibc would otherwise raise this threshold to the largest block
-	 * freed so far and keep later ones in the heap, where they stay resident: 24 MiB after a
-	 * few large calls instead of 13. Setting it turns that adjustment off. */
-	mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+	/* Large buffers (a file read, a listing, their replies) stay in the heap while calls
+	 * come, so the next large call finds its pages mapped (faulting in 4 MiB of fresh pages
+	 * was a third of a 1 MiB read), and go back to the system once the server is idle
+	 * (see trim_soon). Setting these also turns off glibc's own adjustment of them. */
+	mallopt(M_MMAP_THRESHOLD, 64 << 20);
+	mallopt(M_TRIM_THRESHOLD, 64 << 20);
 
 	struct app app = {0};
 	uv_loop_init(&app.loop);
@@ -342,6 +366,7 @@ int main(int argc, char **argv)
 	zb_server_set_line_sink(app.srv, send_text_line);
 	app.io = zb_stdio_new(&app.loop, STDIN_FILENO, out_fd, max_line, on_line, on_oversize,
 			      on_eof, &app);
+	uv_timer_init(&app.loop, &app.trim);
 	uv_signal_init(&app.loop, &app.sigterm);
 	uv_signal_init(&app.loop, &app.sigint);
 	app.sigterm.data = app.sigint.data = &app;
