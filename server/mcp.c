@@ -349,6 +349,7 @@ static void finish_serialised(struct zb_tool_call *call, json_t *structured, cha
 		 * written. A 1 MiB file read is then two passes over its bytes instead of four,
 		 * and no copy of it is held as a string. */
 		struct zb_jbuf b = {0};
+		zb_jbuf_reserve(&b, len + len / 8 + 256); /* escaped once more: a little longer */
 		static const char head[] = "{\"jsonrpc\":\"2.0\",\"id\":";
 		zb_jbuf_add(&b, head, sizeof(head) - 1);
 		zb_jbuf_json(&b, r->id);

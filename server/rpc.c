@@ -2,6 +2,9 @@
 
 #include <assert.h>
 #include <fcntl.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 #include <poll.h>
 #include <stdio.h>
 
@@ -608,7 +611,29 @@ static void dump_string(struct zb_jbuf *o, const char *s, size_t len)
 		char *d = o->s + o->len;
 		while (i < stop) {
 			unsigned char c;
-			if (i + 8 <= stop) {
+#ifdef __SSE2__
+			if (i + 16 <= stop) {
+				/* The same, 16 bytes at a time. */
+				__m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+				_mm_storeu_si128((__m128i *)(void *)d, v);
+				const __m128i ctl_max = _mm_set1_epi8(0x1f);
+				__m128i ctl = _mm_cmpeq_epi8(_mm_max_epu8(v, ctl_max), ctl_max);
+				__m128i q = _mm_cmpeq_epi8(v, _mm_set1_epi8('"'));
+				__m128i b = _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'));
+				unsigned m = (unsigned)_mm_movemask_epi8(
+					_mm_or_si128(ctl, _mm_or_si128(q, b)));
+				if (!m) {
+					d += 16;
+					i += 16;
+					continue;
+				}
+				unsigned k = (unsigned)__builtin_ctz(m);
+				d += k;
+				i += k;
+				c = (unsigned char)s[i++];
+			} else
+#endif
+				if (i + 8 <= stop) {
 				uint64_t w;
 				memcpy(&w, s + i, 8);
 				memcpy(d, &w, 8); /* whole, even if only its start is kept */
@@ -722,6 +747,11 @@ static void dump(struct zb_jbuf *o, const json_t *v)
 		out_add(o, "null", 4);
 		break;
 	}
+}
+
+void zb_jbuf_reserve(struct zb_jbuf *b, size_t len)
+{
+	out_reserve(b, len);
 }
 
 void zb_jbuf_add(struct zb_jbuf *b, const char *s, size_t len)

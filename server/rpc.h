@@ -84,6 +84,9 @@ struct zb_jbuf {
 	size_t len, cap;
 };
 void zb_jbuf_add(struct zb_jbuf *b, const char *s, size_t len);
+/* Room for len more bytes, so that a buffer whose size is known roughly is not grown (and
+ * copied) step by step. */
+void zb_jbuf_reserve(struct zb_jbuf *b, size_t len);
 /* v as compact JSON, as zb_json_dumps writes it. */
 void zb_jbuf_json(struct zb_jbuf *b, const json_t *v);
 /* s (valid UTF-8) as a JSON string, quoted and escaped. */
