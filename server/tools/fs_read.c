@@ -182,7 +182,7 @@ static int window_forward(struct zb_fs_job *job, int fd, off_t size, json_int_t 
 	size_t chunk = size >= 0 && size < CHUNK ? (size_t)size + 1 : CHUNK;
 	if (chunk < 65536)
 		chunk = 65536; /* a file that grows meanwhile is still read in sizeable pieces */
-	char *buf = zb_xmalloc(chunk);
+	char *buf = NULL;      /* what is not read straight into the window */
 	off_t pos = 0;
 	bool last_nl = true; /* the byte before the current position was '\n' (or none) */
 	int r = 0;
@@ -193,7 +193,21 @@ static int window_forward(struct zb_fs_job *job, int fd, off_t size, json_int_t 
 		}
 		if (!count_all && (line >= end_line || w->over))
 			break;
-		ssize_t n = pread(fd, buf, chunk, pos);
+		/* While the window runs on from the file's first byte, the file is read straight
+		 * into it, with no copy; the rest goes to buf, to be counted or skipped. */
+		char *into;
+		if (offset <= 1 && line < end_line && !w->over) {
+			if (w->len + chunk > dcap) {
+				dcap = dcap * 2 > w->len + chunk ? dcap * 2 : w->len + chunk;
+				w->data = zb_xrealloc(w->data, dcap);
+			}
+			into = w->data + w->len;
+		} else {
+			if (!buf)
+				buf = zb_xmalloc(chunk);
+			into = buf;
+		}
+		ssize_t n = pread(fd, into, chunk, pos);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
@@ -203,7 +217,7 @@ static int window_forward(struct zb_fs_job *job, int fd, off_t size, json_int_t 
 		if (n == 0)
 			break;
 		pos += n;
-		const char *p = buf, *end = buf + n;
+		const char *p = into, *end = into + n;
 		while (p < end) {
 			if (line < offset) {
 				/* Before the window: to the next line. */
@@ -244,12 +258,13 @@ static int window_forward(struct zb_fs_job *job, int fd, off_t size, json_int_t 
 								     : (w->len + take) * 2;
 				w->data = zb_xrealloc(w->data, dcap);
 			}
-			memcpy(w->data + w->len, p, take);
+			if (p != w->data + w->len) /* else it was read there */
+				memcpy(w->data + w->len, p, take);
 			w->len += take;
 			w->over = w->len > cap;
 			p = q;
 		}
-		last_nl = buf[n - 1] == '\n';
+		last_nl = into[n - 1] == '\n';
 	}
 	free(buf);
 	if (r < 0)

@@ -248,9 +248,11 @@ def test_read_windows_across_chunks(f):
         text = "".join(parts)[:-1] + ending
         f.put("w.txt", text)
         lines = text.splitlines(keepends=True)
-        for _ in range(25):
-            offset = rng.randint(1, len(lines) + 2)
-            limit = rng.choice([1, 2, 7, 100, 1000, 5000])
+        # From the first line (read straight into the window) and from anywhere.
+        cases = [(1, lim) for lim in (1, 2, 7, 100, 1000, 5000)]
+        cases += [(rng.randint(1, len(lines) + 2), rng.choice([1, 2, 7, 100, 1000, 5000]))
+                  for _ in range(25)]
+        for offset, limit in cases:
             r = f.ok("fs.read", {"path": "w.txt", "offset": offset, "limit": limit})
             want = "".join(lines[offset - 1:offset - 1 + limit])
             assert r["total_lines"] == len(lines)
