@@ -7,6 +7,7 @@
  * never claims a limit that is not there. */
 #include "helper.h"
 
+#include <ctype.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -18,6 +19,11 @@
 
 enum { CG_MEMORY, CG_PIDS, CG_CPU };
 static const char *const controllers[] = {"memory", "pids", "cpu"};
+
+/* Where /proc is, and what goes before the mount points read from its mountinfo: the
+ * host's, except in tests (tests/unit/test_cgroup.c), which point them at a fake. */
+const char *sb_cgroup_proc_root = "/proc";
+const char *sb_cgroup_mount_prefix = "";
 
 static int write_str(const char *dir, const char *file, const char *value)
 {
@@ -55,7 +61,9 @@ static char *read_text(const char *path)
  * unified hierarchy (controller NULL, fstype cgroup2), from /proc/self/mountinfo. */
 static char *find_mount(const char *controller)
 {
-	char *info = read_text("/proc/self/mountinfo");
+	char path[4200];
+	snprintf(path, sizeof(path), "%s/self/mountinfo", sb_cgroup_proc_root);
+	char *info = read_text(path);
 	if (!info)
 		return NULL;
 	char *result = NULL, *save = NULL;
@@ -70,19 +78,17 @@ static char *find_mount(const char *controller)
 		/* fields: id parent major:minor root mountpoint ... */
 		if (sscanf(line, "%*s %*s %*s %*s %4095s", mnt) != 1)
 			continue;
+		bool match = false;
 		if (!controller) {
-			if (strcmp(fstype, "cgroup2") == 0)
-				result = zb_xstrdup(mnt);
-			continue;
+			match = strcmp(fstype, "cgroup2") == 0;
+		} else if (strcmp(fstype, "cgroup") == 0) {
+			char *save2 = NULL;
+			for (char *o = strtok_r(opts, ",", &save2); o && !match;
+			     o = strtok_r(NULL, ",", &save2))
+				match = strcmp(o, controller) == 0;
 		}
-		if (strcmp(fstype, "cgroup") != 0)
-			continue;
-		char *save2 = NULL;
-		for (char *o = strtok_r(opts, ",", &save2); o; o = strtok_r(NULL, ",", &save2))
-			if (strcmp(o, controller) == 0) {
-				result = zb_xstrdup(mnt);
-				break;
-			}
+		if (match && asprintf(&result, "%s%s", sb_cgroup_mount_prefix, mnt) < 0)
+			abort();
 	}
 	free(info);
 	return result;
@@ -91,7 +97,9 @@ static char *find_mount(const char *controller)
 /* Our own cgroup path in the hierarchy of `controller` (v1) or the unified one (NULL). */
 static char *own_path(const char *controller)
 {
-	char *text = read_text("/proc/self/cgroup");
+	char path[4200];
+	snprintf(path, sizeof(path), "%s/self/cgroup", sb_cgroup_proc_root);
+	char *text = read_text(path);
 	if (!text)
 		return NULL;
 	char *result = NULL, *save = NULL;
@@ -208,13 +216,26 @@ static struct {
 	char v1_why[3][160];
 } where;
 
+/* Whether `have` (cgroup.controllers, names separated by spaces) lists `controller`: a whole
+ * name, since "cpu" is not there when only "cpuset" is, and asking the kernel for it would
+ * fail the whole write to subtree_control. */
+static bool has_controller(const char *have, const char *controller)
+{
+	size_t n = strlen(controller);
+	for (const char *p = have; (p = strstr(p, controller)); p += n)
+		if ((p == have || isspace((unsigned char)p[-1])) &&
+		    (!p[n] || isspace((unsigned char)p[n])))
+			return true;
+	return false;
+}
+
 /* "+memory +pids" for the wanted controllers that `have` lists (cgroup.controllers). */
 static void wanted_controllers(const struct sb_spec *spec, const char *have, char *want,
 			       size_t want_len)
 {
 	want[0] = '\0';
 	for (int i = 0; i < 3; i++)
-		if (wanted(spec, i) && strstr(have, controllers[i])) {
+		if (wanted(spec, i) && has_controller(have, controllers[i])) {
 			size_t n = strlen(want);
 			snprintf(want + n, want_len - n, "%s%s", n ? " +" : "+", controllers[i]);
 		}
@@ -227,7 +248,7 @@ static int own_v2_base(const struct sb_spec *spec, const char *base, char *why, 
 	char path[4300], want[64];
 	snprintf(path, sizeof(path), "%s/cgroup.controllers", base);
 	_cleanup_free_ char *have = read_text(path);
-	if (!have || !strstr(have, "memory") || !strstr(have, "pids")) {
+	if (!have || !has_controller(have, "memory") || !has_controller(have, "pids")) {
 		snprintf(why, why_len, "cgroup v2 has no memory/pids controllers here");
 		return -1;
 	}
@@ -235,8 +256,8 @@ static int own_v2_base(const struct sb_spec *spec, const char *base, char *why, 
 	 * processes and is not the root (the "no internal processes" rule). */
 	wanted_controllers(spec, have, want, sizeof(want));
 	if (want[0] && write_str(base, "cgroup.subtree_control", want) < 0) {
-		snprintf(why, why_len, "cannot delegate controllers in %.80s: %s", base,
-			 strerror(errno));
+		snprintf(why, why_len, "cannot delegate controllers (%s) in %.80s", strerror(errno),
+			 base);
 		return -1;
 	}
 	return 0;
@@ -256,14 +277,14 @@ static char *top_level_v2_base(const struct sb_spec *spec, const char *mnt, char
 	char path[4300], want[64];
 	snprintf(path, sizeof(path), "%s/cgroup.controllers", mnt);
 	_cleanup_free_ char *have = read_text(path);
-	if (!have || !strstr(have, "memory") || !strstr(have, "pids")) {
+	if (!have || !has_controller(have, "memory") || !has_controller(have, "pids")) {
 		snprintf(why, why_len, "cgroup v2 has no memory/pids controllers at %.80s", mnt);
 		return NULL;
 	}
 	wanted_controllers(spec, have, want, sizeof(want));
 	if (want[0] && write_str(mnt, "cgroup.subtree_control", want) < 0) {
-		snprintf(why, why_len, "cannot enable controllers in %.80s: %s", mnt,
-			 strerror(errno));
+		snprintf(why, why_len, "cannot enable controllers (%s) in %.80s", strerror(errno),
+			 mnt);
 		return NULL;
 	}
 	snprintf(path, sizeof(path), "%s/zonebox", mnt);
@@ -272,11 +293,19 @@ static char *top_level_v2_base(const struct sb_spec *spec, const char *mnt, char
 		return NULL;
 	}
 	if (want[0] && write_str(path, "cgroup.subtree_control", want) < 0) {
-		snprintf(why, why_len, "cannot delegate controllers in %.80s: %s", path,
-			 strerror(errno));
+		snprintf(why, why_len, "cannot delegate controllers (%s) in %.80s", strerror(errno),
+			 path);
 		return NULL;
 	}
 	return zb_xstrdup(path);
+}
+
+void sb_cgroup_forget(void)
+{
+	free(where.v2_base);
+	for (int i = 0; i < 3; i++)
+		free(where.v1_parent[i]);
+	memset(&where, 0, sizeof(where));
 }
 
 static void discover_v2(const struct sb_spec *spec)
@@ -295,9 +324,12 @@ static void discover_v2(const struct sb_spec *spec)
 		char why[160];
 		where.v2_base = top_level_v2_base(spec, mnt, why, sizeof(why));
 		if (!where.v2_base) {
-			char first[160];
-			snprintf(first, sizeof(first), "%s", where.v2_why);
-			snprintf(where.v2_why, sizeof(where.v2_why), "%.70s; %.80s", first, why);
+			/* The last attempt's reason first, and the error before the paths:
+			 * `ready` has room for 160 characters, with v1's reason. */
+			char own_why[160];
+			snprintf(own_why, sizeof(own_why), "%s", where.v2_why);
+			snprintf(where.v2_why, sizeof(where.v2_why), "%.80s; own cgroup: %.60s",
+				 why, own_why);
 		}
 	}
 	if (where.v2_base)
@@ -420,9 +452,15 @@ void sb_cgroup_prepare(const struct sb_spec *spec, const char *name, struct sb_c
 	for (int i = 0; i < 3; i++) {
 		struct sb_limit_state *l = state(cg, i);
 		if (wanted(spec, i) && !l->enforced && strncmp(l->how, "cgroup v1", 9) != 0) {
-			char msg[sizeof(l->how)];
-			snprintf(msg, sizeof(msg), "%.60s; %.60s", why, l->how);
-			snprintf(l->how, sizeof(l->how), "%s", msg);
+			/* v2's reason, cut to leave room for v1's (short, or none when v1
+			 * was not looked at). */
+			char msg[2 * sizeof(l->how)];
+			int room = (int)sizeof(l->how) - 3 - (int)strlen(l->how);
+			if (room < 0)
+				room = 0;
+			snprintf(msg, sizeof(msg), "%.*s%s%s", room, why, l->how[0] ? "; " : "",
+				 l->how);
+			snprintf(l->how, sizeof(l->how), "%.*s", (int)sizeof(l->how) - 1, msg);
 		}
 	}
 }

@@ -97,6 +97,11 @@ long sb_cgroup_oom_kills(const struct sb_cgroup *cg);
 /* Kill whatever is left and remove the cgroup(s). */
 void sb_cgroup_destroy(struct sb_cgroup *cg);
 json_t *sb_cgroup_describe(const struct sb_cgroup *cg);
+/* Tests only (tests/unit/test_cgroup.c): where /proc is and what goes before the mount
+ * points found in its mountinfo, to point cgroup.c at a fake cgroup file system; and
+ * forget the hierarchies found, to look again. */
+extern const char *sb_cgroup_proc_root, *sb_cgroup_mount_prefix;
+void sb_cgroup_forget(void);
 
 /* seccomp.c: compile the filter once (session helper); init installs it on itself. */
 int sb_seccomp_compile(const struct sb_spec *spec, struct sock_fprog *ret, struct zb_error **err);
