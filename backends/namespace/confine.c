@@ -52,9 +52,8 @@ int sb_landlock_abi(void)
  * each other's sockets, and no longer those of the host or of the session's other sandboxes
  * (which share one network namespace with `network: none`). Without ABI 6 the scope is
  * reported as not enforced, never claimed. */
-int sb_landlock_scope(char *how, size_t how_len)
+static int scope_how(int abi, char *how, size_t how_len)
 {
-	int abi = sb_landlock_abi();
 	if (abi < 6) {
 		if (abi < 0)
 			snprintf(how, how_len, "not enforced: no Landlock here (%s)",
@@ -66,6 +65,20 @@ int sb_landlock_scope(char *how, size_t how_len)
 				 abi);
 		return 0;
 	}
+	snprintf(how, how_len, "Landlock ABI %d: abstract unix sockets and signals", abi);
+	return 1;
+}
+
+int sb_landlock_scope_expected(char *how, size_t how_len)
+{
+	return scope_how(sb_landlock_abi(), how, how_len);
+}
+
+int sb_landlock_scope(char *how, size_t how_len)
+{
+	int abi = sb_landlock_abi();
+	if (abi < 6)
+		return scope_how(abi, how, how_len);
 	struct zb_landlock_ruleset_attr attr = {.scoped = ZB_LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET |
 							  ZB_LANDLOCK_SCOPE_SIGNAL};
 	int fd = (int)syscall(SYS_landlock_create_ruleset, &attr, sizeof(attr), 0);
@@ -81,8 +94,7 @@ int sb_landlock_scope(char *how, size_t how_len)
 		snprintf(how, how_len, "not enforced: landlock_restrict_self: %s", strerror(e));
 		return -1;
 	}
-	snprintf(how, how_len, "Landlock ABI %d: abstract unix sockets and signals", abi);
-	return 1;
+	return scope_how(abi, how, how_len);
 }
 
 static _Noreturn void fail(const struct sb_exec *x, const char *what, int errnum)

@@ -82,6 +82,10 @@ struct prepared {
 	bool dead;		/* reaped before it got a command */
 	int status;
 	int fork_errno; /* why there is none */
+	/* Per-call: the channel, pipe and mapping are made, the process is not yet; the `run`
+	 * makes it (start_command), with `x` (its end of both). */
+	bool deferred;
+	struct sb_exec x;
 };
 
 static struct {
@@ -350,7 +354,7 @@ static void drop_idle(size_t i, bool end_it)
  * error if that fails too). */
 static void prepare(void)
 {
-	if (g.prep.pid > 0)
+	if (g.prep.pid > 0 || g.prep.deferred)
 		return;
 	drop_prepared();
 	if (g.n_idle > 0) {
@@ -374,11 +378,21 @@ static void prepare(void)
 			    .nproc = g.nproc,
 			    .report_fd = rep[1],
 			    .sock = g.spec->persistent ? g.sock : -1};
-	pid_t pid = raw_clone(g.spec->persistent ? CLONE_NEWPID : 0);
+	/* Per-call: the process is made when the `run` has come, as posix_spawn does (see
+	 * start_command): a fork made ahead copied init's page tables and cost both processes
+	 * their copy-on-write faults, and the exec then threw that copy away. */
+	if (!g.spec->persistent) {
+		g.prep = (struct prepared){.pid = 0,
+					   .chan = chan[0],
+					   .status_fd = rep[0],
+					   .req = req,
+					   .deferred = true,
+					   .x = x};
+		return;
+	}
+	pid_t pid = raw_clone(CLONE_NEWPID);
 	if (pid == 0) {
-		if (g.spec->persistent)
-			reaper(&x);
-		prepared_main(&x);
+		reaper(&x);
 	}
 	if (pid < 0) {
 		g.prep.fork_errno = errno;
@@ -479,11 +493,14 @@ static void start_command(json_t *msg, int *fds, size_t n_fds)
 		goto out;
 	}
 	prepare();
-	if (g.prep.pid <= 0 && pids_limit_hit(g.prep.fork_errno)) {
+	bool deferred = g.prep.deferred;
+	if (deferred)
+		; /* made below, once the request is sent */
+	else if (g.prep.pid <= 0 && pids_limit_hit(g.prep.fork_errno)) {
 		send_pids_limit_exit(id, fds[n_fds - 1]);
 		goto out;
 	}
-	if (g.prep.pid <= 0) {
+	if (g.prep.pid <= 0 && !deferred) {
 		char text[160];
 		snprintf(text, sizeof(text), "cannot start the command: fork: %s",
 			 strerror(g.prep.fork_errno));
@@ -522,6 +539,34 @@ static void start_command(json_t *msg, int *fds, size_t n_fds)
 	do
 		sent = sendmsg(g.prep.chan, &mh, MSG_NOSIGNAL);
 	while (sent < 0 && errno == EINTR);
+	if (deferred) {
+		/* The request and the stdio wait in the channel; the new process confines
+		 * itself, takes them and execs while this one sleeps (CLONE_VFORK), in this
+		 * address space and on a stack of its own: nothing to copy, no fault after.
+		 * It reads the request from the shared mapping as a prepared process does. */
+		static char stack[64 * 1024] __attribute__((aligned(16)));
+		pid_t pid = sent < 0 ? -1
+				     : clone(prepared_main, stack + sizeof(stack),
+					     CLONE_VM | CLONE_VFORK | SIGCHLD, &g.prep.x);
+		int e = errno;
+		close(g.prep.x.chan);
+		close(g.prep.x.report_fd);
+		if (pid < 0) {
+			close(g.prep.status_fd);
+			g.prep.status_fd = -1;
+			drop_prepared();
+			if (sent >= 0 && pids_limit_hit(e)) {
+				send_pids_limit_exit(id, fds[n_fds - 1]);
+			} else {
+				char text[160];
+				snprintf(text, sizeof(text), "cannot start the command: %s: %s",
+					 sent < 0 ? "sendmsg" : "fork", strerror(e));
+				send_exit(id, -1, 0, false, text);
+			}
+			goto out;
+		}
+		g.prep.pid = pid;
+	}
 	if (g.n_cmds == g.cap_cmds) {
 		g.cap_cmds = g.cap_cmds ? g.cap_cmds * 2 : 8;
 		g.cmds = zb_xrealloc(g.cmds, g.cap_cmds * sizeof(*g.cmds));
