@@ -173,6 +173,15 @@ static struct {
 	unsigned long built;
 	struct sb_cgroup pool[CGROUP_POOL];
 	size_t n_pool;
+	/* The `ready` message of this session's sandboxes, made once (ready_cached): the
+	 * limits it was made for, Landlock's expected result, and its text. */
+	struct {
+		char *text;
+		int version;
+		struct sb_limit_state limits[3];
+		int scope;
+		char how[160];
+	} ready;
 	int template_ns;   /* per-call as root: the mount namespace sandboxes copy, or -1 */
 	bool use_template; /* see make_template */
 	uint64_t template_stamp;
@@ -200,6 +209,51 @@ static void give_back_cgroup(struct sb_cgroup *cg)
 		z.pool[z.n_pool++] = *cg;
 	else
 		sb_cgroup_destroy(cg);
+}
+
+static json_t *full_ready_message(const struct sb_spec *spec, const struct sb_cgroup *cg, int scope,
+				  const char *scope_how)
+{
+	json_t *ready = ready_message(spec, cg);
+	if (spec->userns && spec->pids && !cg->pids.enforced)
+		json_object_set_new(json_object_get(ready, "limits"), "pids",
+				    json_pack("{s:b, s:s}", "enforced", 1, "how",
+					      "RLIMIT_NPROC in the sandbox's user namespace"));
+	json_object_set_new(json_object_get(ready, "isolation"), "landlock_scope",
+			    json_pack("{s:b, s:s}", "enforced", scope > 0, "how", scope_how));
+	return ready;
+}
+
+/* Made by the helper for its first sandbox and inherited by every init after it: building
+ * the message (~30 us of an init's CPU, most of it faults on the heap it shares with the
+ * helper) is the same work for every sandbox of a session. */
+static void make_ready_cache(const struct sb_cgroup *cg)
+{
+	if (z.ready.text)
+		return;
+	z.ready.scope = sb_landlock_scope_expected(z.ready.how, sizeof(z.ready.how));
+	json_t *m = full_ready_message(&z.spec, cg, z.ready.scope, z.ready.how);
+	z.ready.text = json_dumps(m, JSON_COMPACT);
+	json_decref(m);
+	z.ready.version = cg->version;
+	z.ready.limits[0] = cg->memory;
+	z.ready.limits[1] = cg->pids;
+	z.ready.limits[2] = cg->cpu;
+}
+
+/* The cached message says what this sandbox's would: same cgroup states (a controller that
+ * failed for this cgroup only says so), same Landlock result. */
+static bool ready_cached(const struct sb_cgroup *cg, int scope, const char *how)
+{
+	const struct sb_limit_state *l[] = {&cg->memory, &cg->pids, &cg->cpu};
+	if (!z.ready.text || z.ready.version != cg->version || z.ready.scope != scope ||
+	    strcmp(z.ready.how, how) != 0)
+		return false;
+	for (int i = 0; i < 3; i++)
+		if (z.ready.limits[i].enforced != l[i]->enforced ||
+		    strcmp(z.ready.limits[i].how, l[i]->how) != 0)
+			return false;
+	return true;
 }
 
 /* Close every descriptor but those in `keep` (unsorted; -1 entries are ignored). */
@@ -281,15 +335,13 @@ static _Noreturn void sandbox_init(int sock, int sync_fd, struct sb_cgroup *cg)
 		sb_send_error(sock, "installing the seccomp filter: %s", strerror(errno));
 		_exit(1);
 	}
-	json_t *ready = ready_message(spec, cg);
-	if (spec->userns && spec->pids && !cg->pids.enforced)
-		json_object_set_new(json_object_get(ready, "limits"), "pids",
-				    json_pack("{s:b, s:s}", "enforced", 1, "how",
-					      "RLIMIT_NPROC in the sandbox's user namespace"));
-	json_object_set_new(json_object_get(ready, "isolation"), "landlock_scope",
-			    json_pack("{s:b, s:s}", "enforced", scope > 0, "how", scope_how));
-	zb_ns_send(sock, ready, NULL, 0);
-	json_decref(ready);
+	if (ready_cached(cg, scope, scope_how)) {
+		zb_ns_send_raw(sock, z.ready.text, strlen(z.ready.text), NULL, 0);
+	} else {
+		json_t *ready = full_ready_message(spec, cg, scope, scope_how);
+		zb_ns_send(sock, ready, NULL, 0);
+		json_decref(ready);
+	}
 	sb_init_run(spec, cg, sock);
 }
 
@@ -390,6 +442,7 @@ static void build_sandbox(int sock)
 	snprintf(name, sizeof(name), "zonebox-%d-%lu", (int)getpid(), ++z.built);
 	struct sb_cgroup cg;
 	take_cgroup(name, &cg);
+	make_ready_cache(&cg);
 	int sync[2];
 	if (pipe2(sync, O_CLOEXEC) < 0) {
 		sb_send_error(sock, "pipe: %s", strerror(errno));

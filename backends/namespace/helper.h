@@ -155,6 +155,8 @@ _Noreturn void sb_exec_wait(const struct sb_exec *x);
  * available (ABI < 6), -1 failed; `how` says which, for the ready message. */
 int sb_landlock_abi(void);
 int sb_landlock_scope(char *how, size_t how_len);
+/* What sb_landlock_scope returns and says when it succeeds, without doing it. */
+int sb_landlock_scope_expected(char *how, size_t how_len);
 
 /* init.c: pid 1. Never returns. */
 _Noreturn void sb_init_run(const struct sb_spec *spec, const struct sb_cgroup *cg, int sock);
