@@ -1,7 +1,8 @@
 /* Memory, pids and cpu limits for one sandbox: a cgroup of its own, under the helper's
- * cgroup, in cgroup v2 when the controllers are there (a delegated subtree), else in the v1
- * hierarchy of each controller. The sandbox init is moved in by the helper right after fork;
- * the init then unshares its cgroup namespace so its cgroup is its root.
+ * cgroup, in cgroup v2 when the controllers are there (a delegated subtree; when it holds
+ * processes, they first move to a leaf cgroup beside the sandboxes': move_to_leaf), else in
+ * the v1 hierarchy of each controller. The sandbox init is moved in by the helper right after
+ * fork; the init then unshares its cgroup namespace so its cgroup is its root.
  *
  * A limit that cannot be set is recorded with the reason and reported in `ready`: zonebox
  * never claims a limit that is not there. */
@@ -187,6 +188,10 @@ static int set_limits(const struct sb_spec *spec, int version, const char *dir, 
 	}
 }
 
+/* The cgroup our processes move to when our own cgroup must give controllers to the
+ * sandboxes' cgroups (move_to_leaf). Named like a helper's cgroup, but never stale. */
+#define LEAF "zonebox-leaf"
+
 /* A helper killed with the server (SIGKILL, no chance to clean up) leaves its empty cgroup
  * behind: remove those of helpers that no longer exist. */
 static void remove_stale(const char *parent)
@@ -194,7 +199,7 @@ static void remove_stale(const char *parent)
 	DIR *d = opendir(parent);
 	struct dirent *e;
 	while (d && (e = readdir(d))) {
-		if (strncmp(e->d_name, "zonebox-", 8) != 0)
+		if (strncmp(e->d_name, "zonebox-", 8) != 0 || strcmp(e->d_name, LEAF) == 0)
 			continue;
 		pid_t pid = (pid_t)atoi(e->d_name + 8);
 		if (pid <= 0 || pid == getpid() || kill(pid, 0) == 0 || errno != ESRCH)
@@ -241,9 +246,61 @@ static void wanted_controllers(const struct sb_spec *spec, const char *have, cha
 		}
 }
 
+/* The kernel refuses (EBUSY) to enable controllers in the subtree_control of a cgroup that
+ * is not the hierarchy's root and holds processes (the "no internal processes" rule), and a
+ * delegated cgroup (`systemd-run --user --scope -p Delegate=yes zonebox`) holds the server
+ * and its helpers, this one included. As systemd asks of those it delegates a cgroup to,
+ * every process in `base` moves to a leaf child, `base`/zonebox-leaf (made, or reused),
+ * which leaves `base` free to hold only cgroups: the leaf and the sandboxes'. A cgroup
+ * delegated to zonebox holds only zonebox's processes (the server, its helpers, and their
+ * children not yet in a sandbox's cgroup), so all of them may move; the children they fork
+ * later start in the leaf. A pid that exits meanwhile (ESRCH) is no loss. 0, or -1 and
+ * why not. */
+static int move_to_leaf(const char *base, char *why, size_t why_len)
+{
+	char path[4300];
+	snprintf(path, sizeof(path), "%s/cgroup.procs", base);
+	_cleanup_free_ char *pids = read_text(path);
+	/* Unreadable: the write to subtree_control says whether that matters. */
+	if (!pids || !pids[strspn(pids, " \n")])
+		return 0;
+	snprintf(path, sizeof(path), "%s/" LEAF, base);
+	if (mkdir(path, 0755) < 0 && errno != EEXIST) {
+		snprintf(why, why_len, "cannot create " LEAF " (%s) in %.80s", strerror(errno),
+			 base);
+		return -1;
+	}
+	snprintf(path, sizeof(path), "%s/" LEAF "/cgroup.procs", base);
+	_cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(why, why_len, "cannot move processes to " LEAF " (%s) in %.80s",
+			 strerror(errno), base);
+		return -1;
+	}
+	/* One pid per write(), as the kernel reads them; the newline is for the unit test's
+	 * fake, a plain file (the kernel ignores it). */
+	for (char *p = pids; *p;) {
+		long pid = strtol(p, &p, 10);
+		while (*p == '\n' || *p == ' ')
+			p++;
+		if (pid <= 0)
+			continue;
+		char v[32];
+		int n = snprintf(v, sizeof(v), "%ld\n", pid);
+		if (write(fd, v, (size_t)n) < 0 && errno != ESRCH) {
+			snprintf(why, why_len, "cannot move pid %ld to " LEAF " (%s) in %.80s", pid,
+				 strerror(errno), base);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 /* Our own v2 cgroup as the parent of the sandboxes' cgroups: it must have the memory and
- * pids controllers, and be able to give them to children. 0, or -1 and why not. */
-static int own_v2_base(const struct sb_spec *spec, const char *base, char *why, size_t why_len)
+ * pids controllers, and be able to give them to children. With `use_leaf`, our processes
+ * first leave it for a leaf (move_to_leaf). 0, or -1 and why not. */
+static int own_v2_base(const struct sb_spec *spec, const char *base, bool use_leaf, char *why,
+		       size_t why_len)
 {
 	char path[4300], want[64];
 	snprintf(path, sizeof(path), "%s/cgroup.controllers", base);
@@ -252,15 +309,21 @@ static int own_v2_base(const struct sb_spec *spec, const char *base, char *why, 
 		snprintf(why, why_len, "cgroup v2 has no memory/pids controllers here");
 		return -1;
 	}
-	/* Enabling controllers for children fails with EBUSY when our own cgroup holds
-	 * processes and is not the root (the "no internal processes" rule). */
 	wanted_controllers(spec, have, want, sizeof(want));
-	if (want[0] && write_str(base, "cgroup.subtree_control", want) < 0) {
-		snprintf(why, why_len, "cannot delegate controllers (%s) in %.80s", strerror(errno),
-			 base);
-		return -1;
+	if (!want[0])
+		return 0;
+	/* A process that another zonebox process forks between our reading cgroup.procs and
+	 * moving its parent starts in our cgroup: EBUSY again, so move again, a few times. */
+	for (int tries = 0;; tries++) {
+		if (use_leaf && move_to_leaf(base, why, why_len) < 0)
+			return -1;
+		if (write_str(base, "cgroup.subtree_control", want) == 0)
+			return 0;
+		if (errno != EBUSY || !use_leaf || tries == 3)
+			break;
 	}
-	return 0;
+	snprintf(why, why_len, "cannot delegate controllers (%s) in %.80s", strerror(errno), base);
+	return -1;
 }
 
 /* Security: as root on a systemd host with cgroup v2 the helper's own cgroup (a session
@@ -316,11 +379,29 @@ static void discover_v2(const struct sb_spec *spec)
 		snprintf(where.v2_why, sizeof(where.v2_why), "no cgroup v2 hierarchy");
 		return;
 	}
+	/* A helper of a server that an earlier helper moved to the leaf: the leaf's parent is
+	 * the cgroup delegated to us (else each helper would nest a leaf in the last). */
+	char *last = strrchr(own, '/');
+	if (last && strcmp(last + 1, LEAF) == 0) {
+		*last = '\0';
+		if (!own[0])
+			strcpy(own, "/");
+	}
 	char base[4200];
 	snprintf(base, sizeof(base), "%s%s", mnt, strcmp(own, "/") == 0 ? "" : own);
-	if (own_v2_base(spec, base, where.v2_why, sizeof(where.v2_why)) == 0) {
+	/* Only a caller that is not root moves processes to a leaf: its cgroup can be written
+	 * to only when it was delegated to it, and then holds only zonebox's processes. Root
+	 * can write to any cgroup, and its own is usually a unit systemd did not delegate (a
+	 * login session's scope, a service) holding processes that are not zonebox's: the
+	 * login shell, sshd's session. Moving those behind systemd's back is not ours to do;
+	 * root keeps the top-level fallback below, which moves nothing. The hierarchy's root
+	 * is exempt from the rule, and in a cgroup namespace it is a container's cgroup,
+	 * with the container's processes: no leaf there either. */
+	bool root = !spec->userns && geteuid() == 0;
+	bool use_leaf = !root && strcmp(own, "/") != 0;
+	if (own_v2_base(spec, base, use_leaf, where.v2_why, sizeof(where.v2_why)) == 0) {
 		where.v2_base = zb_xstrdup(base);
-	} else if (!spec->userns && geteuid() == 0) {
+	} else if (root) {
 		char why[160];
 		where.v2_base = top_level_v2_base(spec, mnt, why, sizeof(why));
 		if (!where.v2_base) {

@@ -2,22 +2,28 @@
  * folders in a temporary directory stand in for /proc/self/mountinfo, /proc/self/cgroup and
  * the cgroup interface files (sb_cgroup_proc_root and sb_cgroup_mount_prefix point cgroup.c
  * there). The tests check what the code writes where, and what sb_cgroup_describe reports as
- * enforced or not, for cgroup v2 (a delegated own cgroup; root's top-level `zonebox`
- * fallback; a v2 hierarchy without controllers) and v1.
+ * enforced or not, for cgroup v2 (a delegated own cgroup, empty or holding processes that move
+ * to the `zonebox-leaf` child first; root's top-level `zonebox` fallback; a v2 hierarchy
+ * without controllers) and v1. The order of writes is checked with a FIFO (watch_write).
  *
  * What a plain file system cannot fake, and so is not covered here:
  *  - the kernel's answers to writes: EBUSY from cgroup.subtree_control in a cgroup that holds
  *    processes ("no internal processes"), ENOENT for a controller that is not available, EINVAL
- *    for a bad value. A write that fails is faked with a symlink to /dev/full (ENOSPC), which
- *    fails even for root, who ignores file modes;
- *  - interface files appearing in a cgroup when it is made: the sandbox's cgroup folder is
- *    made beforehand with empty files (mkdir's EEXIST is accepted, as for a reused cgroup);
- *  - moves through cgroup.procs (the pid is only written to a file), cgroup.kill, and
- *    sb_cgroup_destroy's wait for a busy cgroup (rmdir of a folder with files fails with
- *    ENOTEMPTY, not EBUSY, so destroy neither loops nor kills);
+ *    for a bad value, ESRCH for a pid that exited before its move. A write that fails is faked
+ *    with a symlink to /dev/full (ENOSPC), which fails even for root, who ignores file modes.
+ *    So neither the move again after an EBUSY (a process forked meanwhile) nor the pid that
+ *    vanished is tested;
+ *  - interface files appearing in a cgroup when it is made: the sandbox's cgroup folder (and
+ *    the leaf's cgroup.procs) is made beforehand with empty files (mkdir's EEXIST is accepted,
+ *    as for a reused cgroup);
+ *  - moves through cgroup.procs (the pids are only written to a file, and stay listed in the
+ *    cgroup they leave), cgroup.kill, and sb_cgroup_destroy's wait for a busy cgroup (rmdir
+ *    of a folder with files fails with ENOTEMPTY, not EBUSY, so destroy neither loops nor
+ *    kills);
  *  - memory.events and memory.oom_control changing on a kill (the test rewrites them).
  * The root-only fallback runs only when the test runs as root; spec.userns stands for a
- * caller that is not root (the fallback is skipped in both cases). */
+ * caller that is not root (the fallback is skipped in both cases, and only such a caller
+ * moves processes to a leaf). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -27,6 +33,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -218,6 +225,70 @@ static pid_t dead_pid(void)
 	return pid;
 }
 
+/* What was written to a FIFO, and what another file held when the writer opened it. */
+struct watch {
+	pid_t pid;
+	int fd;
+	const char *rel;
+};
+
+/* Makes `rel` a FIFO and watches it: a child waits for cgroup.c to open it, then reads what
+ * `snap` holds at that moment, then what is written. The kernel makes a cgroup's files; a
+ * FIFO shows what came before a write. */
+static struct watch watch_write(const char *rel, const char *snap)
+{
+	char *p = at(rel), *s = at(snap);
+	unlink(p);
+	assert_int_equal(mkfifo(p, 0644), 0);
+	int fds[2];
+	assert_int_equal(pipe(fds), 0);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		alarm(20);
+		close(fds[0]);
+		int fifo = open(p, O_RDONLY);
+		char buf[1024];
+		int fd = open(s, O_RDONLY);
+		ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : 0;
+		buf[n > 0 ? n : 0] = '\0';
+		if (write(fds[1], buf, strlen(buf) + 1) < 0)
+			_exit(1);
+		while (fifo >= 0 && (n = read(fifo, buf, sizeof(buf))) > 0)
+			if (write(fds[1], buf, (size_t)n) < 0)
+				_exit(1);
+		_exit(0);
+	}
+	close(fds[1]);
+	free(p);
+	free(s);
+	return (struct watch){pid, fds[0], rel};
+}
+
+/* The watch's snapshot and what was written (to free). */
+static void watched(struct watch w, char **ret_snap, char **ret_written)
+{
+	/* Nobody wrote: let the child go on. */
+	char *p = at(w.rel);
+	int fd = open(p, O_WRONLY | O_NONBLOCK);
+	if (fd >= 0)
+		close(fd);
+	free(p);
+	char buf[2048];
+	size_t len = 0;
+	ssize_t n;
+	while (len < sizeof(buf) - 1 && (n = read(w.fd, buf + len, sizeof(buf) - 1 - len)) > 0)
+		len += (size_t)n;
+	buf[len] = '\0';
+	close(w.fd);
+	int status;
+	assert_int_equal(waitpid(w.pid, &status, 0), w.pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	size_t first = strlen(buf);
+	*ret_snap = strdup(buf);
+	*ret_written = strdup(first < len ? buf + first + 1 : "");
+}
+
 /* Stale cgroups in `parent` (relative): one of a dead helper (to go), ours and init's (alive,
  * to stay), and a folder that is not zonebox's. Empty folders: a plain rmdir removes only
  * those, where the kernel removes a cgroup with its interface files. */
@@ -244,10 +315,8 @@ static void assert_stale_removed(const char *parent, pid_t dead)
 
 /* cgroup v2, the controllers available in our own (delegated) cgroup: they are enabled in its
  * subtree_control, the sandbox's cgroup goes under it with all three limits, the pid is
- * written to its cgroup.procs, the OOM kills come from memory.events.
- * Not covered, and not met on a real kernel: the write to subtree_control succeeds here, but
- * the kernel refuses it (EBUSY) in any cgroup but the hierarchy's root that holds a process,
- * and the helper itself is in its own cgroup; this path works only where that is the root. */
+ * written to its cgroup.procs, the OOM kills come from memory.events. Our cgroup's processes
+ * are not listed here (test_v2_delegated_leaf has a cgroup that holds some). */
 static void test_v2_delegated(void **state)
 {
 	put("proc/self/mountinfo", mountinfo_v2);
@@ -298,6 +367,152 @@ static void test_v2_delegated(void **state)
 	assert_null(cg.dirs[0]);
 	assert_int_equal(cg.oom_fd, -1);
 	assert_int_equal(sb_cgroup_oom_kills(&cg), -1);
+}
+
+#define RUN "sys/fs/cgroup/user.slice/run-r1.scope" /* systemd-run --scope -p Delegate=yes */
+
+/* A delegated cgroup v2 of its own, as in `systemd-run --user --scope -p Delegate=yes
+ * zonebox`, holding `procs`. The caller is to be the unprivileged user (spec.userns). */
+static void delegated_run_scope(const char *procs)
+{
+	put("proc/self/mountinfo", mountinfo_v2);
+	put("proc/self/cgroup", "0::/user.slice/run-r1.scope\n");
+	put("sys/fs/cgroup/cgroup.controllers", all_controllers);
+	put("sys/fs/cgroup/cgroup.subtree_control", "");
+	put(RUN "/cgroup.controllers", "cpuset cpu io memory pids\n");
+	put(RUN "/cgroup.subtree_control", "");
+	put(RUN "/cgroup.procs", procs);
+	v2_cgroup(RUN "/s");
+}
+
+/* Our delegated cgroup holds the server and the helper, and the kernel would refuse its
+ * subtree_control (EBUSY): every process listed in its cgroup.procs is moved to the
+ * zonebox-leaf child, one pid per write, before the controllers are enabled; the sandbox's
+ * cgroup goes beside the leaf, and the leaf is not taken for a stale cgroup. Once per helper.
+ * Bug: nothing was moved, so on a real kernel no v2 limit was ever set there. */
+static void test_v2_delegated_leaf(void **state)
+{
+	delegated_run_scope("4101\n4102\n4103\n");
+	put(RUN "/zonebox-leaf/cgroup.procs", ""); /* reused, or made by the kernel */
+	pid_t dead = stale_cgroups(RUN);
+	struct watch w =
+		watch_write(RUN "/cgroup.subtree_control", RUN "/zonebox-leaf/cgroup.procs");
+
+	struct sb_spec spec = limits();
+	spec.userns = true;
+	struct sb_cgroup cg;
+	sb_cgroup_prepare(&spec, "s", &cg);
+	char *moved, *enabled;
+	watched(w, &moved, &enabled);
+	assert_string_equal(moved, "4101\n4102\n4103\n");
+	assert_string_equal(enabled, "+memory +pids +cpu");
+	free(moved);
+	free(enabled);
+	assert_file(RUN "/cgroup.procs", "4101\n4102\n4103\n"); /* only read */
+	assert_file("sys/fs/cgroup/cgroup.subtree_control", "");
+	assert_false(exists("sys/fs/cgroup/zonebox"));
+	assert_false(exists(RUN "/zonebox-leaf/s"));
+	assert_file(RUN "/s/memory.max", "67108864");
+	assert_file(RUN "/s/pids.max", "11");
+	assert_file(RUN "/s/cpu.max", "50000 100000");
+	assert_int_equal(cg.version, 2);
+	char *want = at(RUN "/s");
+	assert_string_equal(cg.dirs[0], want);
+	free(want);
+	assert_enforced(&cg, "memory", "cgroup v2");
+	assert_enforced(&cg, "pids", "cgroup v2");
+	assert_enforced(&cg, "cpu", "cgroup v2");
+	assert_stale_removed(RUN, dead);
+	assert_true(exists(RUN "/zonebox-leaf/cgroup.procs"));
+	struct zb_error *err = NULL;
+	assert_int_equal(sb_cgroup_attach(&cg, 4242, &err), 0);
+	assert_file(RUN "/s/cgroup.procs", "4242");
+	sb_cgroup_destroy(&cg);
+
+	/* The next sandbox of this helper: nothing is moved or enabled again (the FIFO is left
+	 * without a reader: a write to it would block). */
+	put(RUN "/zonebox-leaf/cgroup.procs", "");
+	v2_cgroup(RUN "/t");
+	sb_cgroup_prepare(&spec, "t", &cg);
+	assert_file(RUN "/zonebox-leaf/cgroup.procs", "");
+	assert_file(RUN "/t/pids.max", "11");
+	assert_enforced(&cg, "pids", "cgroup v2");
+	sb_cgroup_destroy(&cg);
+}
+
+/* A later helper, forked by a server already in the leaf: its cgroup is the leaf, and the
+ * leaf's parent is used (no leaf in the leaf, no sandboxes in it). */
+static void test_v2_delegated_from_leaf(void **state)
+{
+	delegated_run_scope("");
+	put("proc/self/cgroup", "0::/user.slice/run-r1.scope/zonebox-leaf\n");
+	/* The leaf as the kernel shows it, with the controllers its parent gives it. */
+	put(RUN "/zonebox-leaf/cgroup.controllers", "cpu memory pids\n");
+	put(RUN "/zonebox-leaf/cgroup.subtree_control", "");
+	put(RUN "/zonebox-leaf/cgroup.procs", "4101\n4107\n");
+
+	struct sb_spec spec = limits();
+	spec.userns = true;
+	struct sb_cgroup cg;
+	sb_cgroup_prepare(&spec, "s", &cg);
+	assert_file(RUN "/cgroup.subtree_control", "+memory +pids +cpu");
+	assert_file(RUN "/zonebox-leaf/cgroup.subtree_control", "");
+	assert_file(RUN "/zonebox-leaf/cgroup.procs", "4101\n4107\n");
+	assert_false(exists(RUN "/zonebox-leaf/zonebox-leaf"));
+	assert_false(exists(RUN "/zonebox-leaf/s"));
+	assert_file(RUN "/s/pids.max", "11");
+	assert_enforced(&cg, "memory", "cgroup v2");
+	assert_enforced(&cg, "pids", "cgroup v2");
+	sb_cgroup_destroy(&cg);
+}
+
+/* A move that fails gives v2 up, with the error and the cgroup's path in the reason, and
+ * the controllers are not asked for; so does a leaf without cgroup.procs (the fake's mkdir
+ * makes no interface files). */
+static void test_v2_delegated_leaf_move_fails(void **state)
+{
+	delegated_run_scope("4101\n4102\n");
+	failing(RUN "/zonebox-leaf/cgroup.procs");
+
+	struct sb_spec spec = limits();
+	spec.userns = true;
+	struct sb_cgroup cg;
+	sb_cgroup_prepare(&spec, "s", &cg);
+	assert_file(RUN "/cgroup.subtree_control", "");
+	assert_int_equal(cg.version, 0);
+	assert_null(cg.dirs[0]);
+	assert_not_enforced(&cg, "pids",
+			    "cannot move pid 4101 to zonebox-leaf (No space left on device) in /");
+	assert_not_enforced(&cg, "pids", root);
+	assert_not_enforced(&cg, "memory", "no cgroup hierarchy has the memory controller");
+	sb_cgroup_destroy(&cg);
+
+	sb_cgroup_forget();
+	char *leaf = at(RUN "/zonebox-leaf");
+	sh("rm -rf '%s'", leaf);
+	free(leaf);
+	sb_cgroup_prepare(&spec, "s", &cg);
+	assert_true(exists(RUN "/zonebox-leaf"));
+	assert_file(RUN "/cgroup.subtree_control", "");
+	assert_int_equal(cg.version, 0);
+	assert_not_enforced(&cg, "pids",
+			    "cannot move processes to zonebox-leaf (No such file or directory)");
+	sb_cgroup_destroy(&cg);
+}
+
+/* A delegated cgroup that holds no process needs no leaf. */
+static void test_v2_delegated_empty_no_leaf(void **state)
+{
+	delegated_run_scope("\n");
+	struct sb_spec spec = limits();
+	spec.userns = true;
+	struct sb_cgroup cg;
+	sb_cgroup_prepare(&spec, "s", &cg);
+	assert_false(exists(RUN "/zonebox-leaf"));
+	assert_file(RUN "/cgroup.subtree_control", "+memory +pids +cpu");
+	assert_file(RUN "/s/pids.max", "11");
+	assert_enforced(&cg, "pids", "cgroup v2");
+	sb_cgroup_destroy(&cg);
 }
 
 /* Only the wanted controllers are enabled, and a persistent session's pids limit has the
@@ -376,6 +591,9 @@ static void top_level_fallback(void (*own)(void))
 	put("sys/fs/cgroup/cgroup.controllers", all_controllers);
 	put("sys/fs/cgroup/cgroup.subtree_control", "");
 	own();
+	/* Processes that are not zonebox's (a login shell): root does not move them. */
+	put("sys/fs/cgroup/user.slice/user-0.slice/session-1.scope/cgroup.procs", "4101\n4102\n");
+	put("sys/fs/cgroup/user.slice/user-0.slice/session-1.scope/zonebox-leaf/cgroup.procs", "");
 	/* The zonebox cgroup as the kernel makes it, with one stale sandbox cgroup. */
 	put("sys/fs/cgroup/zonebox/cgroup.subtree_control", "");
 	v2_cgroup("sys/fs/cgroup/zonebox/zonebox-7-1");
@@ -390,6 +608,9 @@ static void top_level_fallback(void (*own)(void))
 	assert_file("sys/fs/cgroup/zonebox/zonebox-7-1/pids.max", "11");
 	assert_file("sys/fs/cgroup/zonebox/zonebox-7-1/cpu.max", "50000 100000");
 	assert_false(exists("sys/fs/cgroup/user.slice/user-0.slice/session-1.scope/zonebox-7-1"));
+	assert_file(
+		"sys/fs/cgroup/user.slice/user-0.slice/session-1.scope/zonebox-leaf/cgroup.procs",
+		"");
 	assert_int_equal(cg.version, 2);
 	assert_enforced(&cg, "memory", "cgroup v2");
 	assert_enforced(&cg, "pids", "cgroup v2");
@@ -661,6 +882,10 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_v2_delegated, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_v2_delegated_leaf, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_v2_delegated_from_leaf, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_v2_delegated_leaf_move_fails, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_v2_delegated_empty_no_leaf, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_v2_only_wanted, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_v2_cpuset_is_not_cpu, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_v2_root_fallback_busy, setup, teardown),
