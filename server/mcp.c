@@ -241,8 +241,53 @@ static void maybe_shutdown_done(struct zb_server *srv);
 
 /* The end of every tools/call: the reply (unless cancelled), then the request is released.
  * The reply is `result` or, when `parts` are given, those (already the whole message). */
-static void request_complete_as(struct request *r, json_t *result, struct zb_part *parts,
-				size_t n_parts, const struct zb_audit_result *facts)
+/* A result the server serialised itself: the structured part's compact JSON (owned) and
+ * the content blocks that follow the text block (owned, may be NULL). */
+struct result_text {
+	char *json;
+	size_t len;
+	json_t *extra;
+};
+
+static void send_result_text(struct zb_server *srv, const struct request *r,
+			     const struct result_text *t)
+{
+	/* In two sends, one right after the other on this thread (nothing can come between):
+	 * first the envelope and the structured part as it is, which the client starts to
+	 * read while the text block, the same JSON escaped once more, is made. Keys in this
+	 * order (structuredContent, content, isError) are as good as any in JSON. */
+	struct zb_jbuf h = {0};
+	static const char head[] = "{\"jsonrpc\":\"2.0\",\"id\":";
+	zb_jbuf_add(&h, head, sizeof(head) - 1);
+	zb_jbuf_json(&h, r->id);
+	static const char sc[] = ",\"result\":{\"structuredContent\":";
+	zb_jbuf_add(&h, sc, sizeof(sc) - 1);
+	struct zb_part first[] = {{h.s, h.len, false}, {t->json, t->len, true}};
+	srv->send_line(srv->send_ud, first, 2);
+
+	struct zb_jbuf b = {0};
+	zb_jbuf_reserve(&b, t->len + t->len / 8 + 256); /* escaped once more: a little longer */
+	static const char content[] = ",\"content\":[{\"type\":\"text\",\"text\":";
+	zb_jbuf_add(&b, content, sizeof(content) - 1);
+	zb_jbuf_string(&b, t->json, t->len);
+	zb_jbuf_add(&b, "}", 1);
+	size_t i;
+	json_t *c;
+	json_array_foreach(t->extra, i, c)
+	{
+		zb_jbuf_add(&b, ",", 1);
+		zb_jbuf_json(&b, c);
+	}
+	static const char tail[] = "],\"isError\":false}}\n";
+	zb_jbuf_add(&b, tail, sizeof(tail) - 1);
+	struct zb_part second[] = {{b.s, b.len, false}};
+	srv->send_line(srv->send_ud, second, 1);
+}
+
+/* The end of every tools/call: the reply (unless cancelled), then the request is released.
+ * The reply is `result` or, when `t` is given, that text (see send_result_text). */
+static void request_complete_as(struct request *r, json_t *result, struct result_text *t,
+				const struct zb_audit_result *facts)
 {
 	struct zb_server *srv = r->srv;
 	request_unlink(srv, r);
@@ -250,14 +295,15 @@ static void request_complete_as(struct request *r, json_t *result, struct zb_par
 		      uv_now(srv->loop) - r->started_ms);
 	if (r->cancelled || srv->shutting_down) {
 		/* The client no longer waits for this (notifications/cancelled): no reply. */
-		json_decref(result);
-		for (size_t i = 0; i < n_parts; i++)
-			free(parts[i].data);
-	} else if (parts) {
-		json_decref(result);
-		srv->send_line(srv->send_ud, parts, n_parts);
+	} else if (t) {
+		send_result_text(srv, r, t);
 	} else {
-		reply(srv, r->batch, zb_rpc_result(r->id, result));
+		reply(srv, r->batch, zb_rpc_result(r->id, json_incref(result)));
+	}
+	json_decref(result);
+	if (t) {
+		free(t->json);
+		json_decref(t->extra);
 	}
 	if (r->batch)
 		batch_done_one(srv, r->batch);
@@ -269,7 +315,7 @@ static void request_complete(struct request *r, json_t *result)
 {
 	struct zb_audit_result facts;
 	zb_audit_result_of(result, &facts);
-	request_complete_as(r, result, NULL, 0, &facts);
+	request_complete_as(r, result, NULL, &facts);
 }
 
 static struct request *call_request(struct zb_tool_call *call)
@@ -344,38 +390,12 @@ static void finish_serialised(struct zb_tool_call *call, json_t *structured, cha
 	}
 	bool fits = !structured || fits_output_schema(call->tool, structured);
 	if (fits && srv->send_line && !r->batch) {
-		/* The structured part is serialised once: its text is the text block (escaped
-		 * once more) and, as it is, the structuredContent, sent from where it was
-		 * written. A 1 MiB file read is then two passes over its bytes instead of four,
-		 * and no copy of it is held as a string. */
-		struct zb_jbuf b = {0};
-		zb_jbuf_reserve(&b, len + len / 8 + 256); /* escaped once more: a little longer */
-		static const char head[] = "{\"jsonrpc\":\"2.0\",\"id\":";
-		zb_jbuf_add(&b, head, sizeof(head) - 1);
-		zb_jbuf_json(&b, r->id);
-		static const char content[] =
-			",\"result\":{\"content\":[{\"type\":\"text\",\"text\":";
-		zb_jbuf_add(&b, content, sizeof(content) - 1);
-		zb_jbuf_string(&b, text, len);
-		zb_jbuf_add(&b, "}", 1);
-		size_t i;
-		json_t *c;
-		json_array_foreach(extra, i, c)
-		{
-			zb_jbuf_add(&b, ",", 1);
-			zb_jbuf_json(&b, c);
-		}
-		static const char sc[] = "],\"structuredContent\":";
-		zb_jbuf_add(&b, sc, sizeof(sc) - 1);
-		json_decref(extra);
-		static const char tail[] = ",\"isError\":false}}\n";
-		struct zb_part parts[] = {
-			{b.s, b.len},
-			{text, len},
-			{zb_xstrdup(tail), sizeof(tail) - 1},
-		};
+		/* The structured part is serialised once: as it is, it is the
+		 * structuredContent, and escaped once more the text block; no copy of it is
+		 * held as a jansson string. */
+		struct result_text t = {text, len, extra};
 		struct zb_audit_result facts = {.structured = structured, .bytes_out = len};
-		request_complete_as(r, NULL, parts, 3, &facts);
+		request_complete_as(r, NULL, &t, &facts);
 		json_decref(structured);
 		return;
 	}

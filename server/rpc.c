@@ -161,12 +161,25 @@ struct zb_stdio {
 	void *done_arg;
 };
 
+/* One queued write: the pieces the pipe did not take at once. Pieces the writer owns are
+ * written from where they are and freed when done; a borrowed piece's remainder is copied
+ * into `data` (its owner may change or free it as soon as the send returns). */
 struct write_req {
 	uv_write_t req;
 	struct zb_stdio *io;
 	size_t len;
+	unsigned nbufs, nowned;
+	uv_buf_t bufs[ZB_MAX_PARTS];
+	char *owned[ZB_MAX_PARTS];
 	char data[];
 };
+
+static void write_req_free(struct write_req *w)
+{
+	for (unsigned i = 0; i < w->nowned; i++)
+		free(w->owned[i]);
+	free(w);
+}
 
 #define READ_CHUNK (64 * 1024)
 
@@ -367,7 +380,7 @@ static void on_write(uv_write_t *req, int status)
 		io->write_failed = true;
 		zb_warning("writing to stdout failed: %s", uv_strerror(status));
 	}
-	free(w);
+	write_req_free(w);
 	if (io->queued < io->high_water / 2)
 		resume_reading(io);
 	if (io->closing)
@@ -408,7 +421,8 @@ void zb_stdio_send_line(struct zb_stdio *io, char *text, size_t len)
 static void free_parts(struct zb_part *parts, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
-		free(parts[i].data);
+		if (!parts[i].borrowed)
+			free(parts[i].data);
 }
 
 void zb_stdio_send_parts(struct zb_stdio *io, struct zb_part *parts, size_t n)
@@ -440,24 +454,40 @@ void zb_stdio_send_parts(struct zb_stdio *io, struct zb_part *parts, size_t n)
 		free_parts(parts, n);
 		return;
 	}
-	/* What the pipe did not take now is copied into one request and written as the
-	 * client reads. */
-	size_t rest = len - off;
-	struct write_req *w = zb_xmalloc(sizeof(*w) + rest);
+	/* What the pipe did not take now is written as the client reads: the pieces we own
+	 * from where they are, a borrowed piece's rest from a copy. */
+	size_t rest = len - off, copied = 0, skip_left = off;
+	for (size_t i = 0; i < n; i++) {
+		size_t skip = skip_left < parts[i].len ? skip_left : parts[i].len;
+		skip_left -= skip;
+		if (parts[i].borrowed)
+			copied += parts[i].len - skip;
+	}
+	struct write_req *w = zb_xmalloc(sizeof(*w) + copied);
+	w->io = io;
+	w->len = rest;
+	w->nbufs = w->nowned = 0;
 	size_t at = 0;
 	for (size_t i = 0; i < n; i++) {
 		size_t skip = off < parts[i].len ? off : parts[i].len;
 		off -= skip;
-		memcpy(w->data + at, parts[i].data + skip, parts[i].len - skip);
-		at += parts[i].len - skip;
+		size_t left = parts[i].len - skip;
+		char *from = parts[i].data + skip;
+		if (parts[i].borrowed) {
+			if (left) {
+				memcpy(w->data + at, from, left);
+				w->bufs[w->nbufs++] = uv_buf_init(w->data + at, (unsigned)left);
+				at += left;
+			}
+			continue;
+		}
+		w->owned[w->nowned++] = parts[i].data;
+		if (left)
+			w->bufs[w->nbufs++] = uv_buf_init(from, (unsigned)left);
 	}
-	free_parts(parts, n);
-	w->io = io;
-	w->len = rest;
-	uv_buf_t b = uv_buf_init(w->data, (unsigned)rest);
-	int r = uv_write(&w->req, &io->out.stream, &b, 1, on_write);
+	int r = uv_write(&w->req, &io->out.stream, w->bufs, w->nbufs, on_write);
 	if (r < 0) {
-		free(w);
+		write_req_free(w);
 		io->write_failed = true;
 		zb_warning("writing to stdout failed: %s", uv_strerror(r));
 		return;

@@ -52,11 +52,13 @@ int zb_stdio_start(struct zb_stdio *io);
 void zb_stdio_send(struct zb_stdio *io, json_t *msg);
 /* The same for a line already serialised (ending in '\n'); takes ownership of `text`. */
 void zb_stdio_send_line(struct zb_stdio *io, char *text, size_t len);
-/* A line in up to ZB_MAX_PARTS pieces (malloc'd, each taken), written together: a large
- * result's structuredContent is sent from the buffer it was serialised into, not copied. */
+/* A line in up to ZB_MAX_PARTS pieces, written together: a large result's structuredContent
+ * is sent from the buffer it was serialised into, not copied. A piece is malloc'd and taken,
+ * or `borrowed`: still the caller's, who may change or free it once the send returns. */
 struct zb_part {
 	char *data;
 	size_t len;
+	bool borrowed;
 };
 #define ZB_MAX_PARTS 4
 void zb_stdio_send_parts(struct zb_stdio *io, struct zb_part *parts, size_t n);
