@@ -33,7 +33,9 @@ int zb_zones_openat(int dirfd, const char *rel, int flags, mode_t mode, uint64_t
 		long fd = syscall(SYS_openat2, dirfd, p, &how, sizeof(how));
 		if (fd >= 0)
 			return (int)fd;
-		if (errno != EAGAIN || i >= EAGAIN_RETRIES)
+		/* With RESOLVE_CACHED, EAGAIN means "not all in the cache": asking again
+		 * would not change that. */
+		if (errno != EAGAIN || i >= EAGAIN_RETRIES || (resolve & RESOLVE_CACHED))
 			return -errno;
 	}
 }
