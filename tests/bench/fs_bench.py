@@ -29,12 +29,13 @@ the reply's last byte:
                               reply as long as zonebox's: what the pipes, the wake-ups and
                               this client's reading cost any server, before it does anything
 
-Both servers are measured in two CPU layouts, one table each: "split" (client on the first
+Both servers are measured in three CPU layouts, one table each: "split" (client on the first
 CPU, servers on the others: every request and reply wakes the other CPU, which on a VM costs
-an inter-processor interrupt, ~35 us each way here) and "shared" (client and servers on the
-first CPU only: a reply wakes the client on the CPU the server leaves). Real clients are not
-pinned, and the scheduler lands somewhere between the two; the split layout is the worst
-case for short calls, where that wake-up floor is a large part of what is measured.
+an inter-processor interrupt, ~35 us each way here), "shared" (client and servers on the
+first CPU only: a reply wakes the client on the CPU the server leaves) and "unpinned" (as
+clients really start servers: the scheduler decides, and a pipe's synchronous wake-up tends
+to keep the pair on one CPU). The split layout is the worst case for short calls, where the
+wake-up floor is a large part of what is measured.
 
 Prints Markdown tables (progress on stderr). The ratio column is node / zonebox (how many
 times faster, or how many times less memory). Python 3 standard library only."""
@@ -335,7 +336,8 @@ def main():
     if not os.access(ZB_BIN, os.X_OK):
         sys.exit("fs_bench: no zonebox binary at %s (build it, or set ZONEBOX_BIN)" % ZB_BIN)
     have_node = os.path.exists(FS_JS) and shutil.which("node")
-    layouts = [("split", {ALL_CPUS[0]}, set(ALL_CPUS[1:])), ("shared", {ALL_CPUS[0]}, {ALL_CPUS[0]})]
+    layouts = [("split", {ALL_CPUS[0]}, set(ALL_CPUS[1:])), ("shared", {ALL_CPUS[0]}, {ALL_CPUS[0]}),
+               ("unpinned", set(ALL_CPUS), set(ALL_CPUS))]
     if len(ALL_CPUS) < 2:
         layouts = [("one CPU", set(ALL_CPUS), set(ALL_CPUS))]
     only = os.environ.get("ZB_BENCH_LAYOUT")
