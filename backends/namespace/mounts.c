@@ -407,7 +407,9 @@ static int build_dev_fresh(const struct sb_spec *spec, struct zb_error **err)
 		  "newinstance,ptmxmode=0666,mode=0620") < 0)
 		return zb_error_set(err, ZB_ERR_INTERNAL, errno, "mount /dev/pts: %s",
 				    strerror(errno));
-	if (mount("tmpfs", "dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, shm_opts) < 0)
+	/* noexec, as Docker mounts it: shared memory is for data; a program dropped there by
+	 * one process cannot be run from it (the zones and /tmp are where commands work). */
+	if (mount("tmpfs", "dev/shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, shm_opts) < 0)
 		return zb_error_set(err, ZB_ERR_INTERNAL, errno, "mount /dev/shm: %s",
 				    strerror(errno));
 	return 0;

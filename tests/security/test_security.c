@@ -818,6 +818,12 @@ static void case_tmp_size(struct zb_session *s)
 	for (char *p = r.out; (p = strstr(p, "nr_inodes=")); p++)
 		limited++;
 	check(limited == 3, "18: /tmp, /dev/shm and tmpfs zones have an inode limit");
+	sh(b, s, &r,
+	   "cp /bin/true /dev/shm/t && chmod 755 /dev/shm/t && /dev/shm/t; r=$?; "
+	   "rm -f /dev/shm/t; exit $r");
+	check(r.exit.exit_code == 126 && strstr(r.err, "ermission denied"),
+	      "18: a program copied to /dev/shm does not run there (noexec; exit %d)",
+	      r.exit.exit_code);
 }
 
 /* Review finding 10: in root mode /proc/kpageflags, kpagecount, slabinfo and similar files
