@@ -15,6 +15,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -574,21 +575,56 @@ long sb_cgroup_oom_kills(const struct sb_cgroup *cg)
 	return p ? strtol(p + 9, NULL, 10) : -1;
 }
 
-static void kill_all(const char *dir)
+/* The pids listed in dir's cgroup.procs (at most `max`), or -1. */
+static int list_pids(const char *dir, pid_t *ret, int max)
 {
 	char path[4200];
 	snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
-	char *pids = read_text(path);
-	if (!pids)
-		return;
-	for (char *p = pids; *p;) {
+	char *text = read_text(path);
+	if (!text)
+		return -1;
+	int n = 0;
+	for (char *p = text; *p && n < max;) {
 		long pid = strtol(p, &p, 10);
 		if (pid > 0)
-			kill((pid_t)pid, SIGKILL);
-		while (*p == '\n')
+			ret[n++] = (pid_t)pid;
+		while (*p && (*p < '0' || *p > '9'))
 			p++;
 	}
-	free(pids);
+	free(text);
+	return n;
+}
+
+/* SIGKILL to every process in the cgroup (v1 has no cgroup.kill). SECURITY: a pid read from
+ * cgroup.procs may belong to another process by the time it is signalled (the sandbox's one
+ * exited and the host reused its number), and the helper may be root. So each pid is pinned
+ * with a pidfd first, the list is read again, and only a pidfd whose pid is still listed is
+ * signalled: such a pidfd refers to the process that was in the cgroup (if it has exited
+ * since, the signal fails with ESRCH instead of reaching anyone). Without pidfds (Linux
+ * before 5.3) the pids are signalled as read. */
+void sb_cgroup_kill_all(const char *dir)
+{
+	enum { MAX = 4096 };
+	static pid_t before[MAX], after[MAX];
+	static int fds[MAX];
+	int n = list_pids(dir, before, MAX);
+	for (int i = 0; i < n; i++) {
+		fds[i] = (int)syscall(SYS_pidfd_open, before[i], 0);
+		if (fds[i] < 0 && errno == ENOSYS)
+			kill(before[i], SIGKILL);
+	}
+	int m = list_pids(dir, after, MAX);
+	for (int i = 0; i < n; i++) {
+		if (fds[i] < 0)
+			continue;
+		for (int k = 0; k < m; k++) {
+			if (after[k] == before[i]) {
+				syscall(SYS_pidfd_send_signal, fds[i], SIGKILL, NULL, 0);
+				break;
+			}
+		}
+		close(fds[i]);
+	}
 }
 
 void sb_cgroup_destroy(struct sb_cgroup *cg)
@@ -601,7 +637,7 @@ void sb_cgroup_destroy(struct sb_cgroup *cg)
 		/* Exiting processes leave the cgroup a little after they are reaped. */
 		for (int tries = 0; rmdir(cg->dirs[i]) < 0 && errno == EBUSY && tries < 200;
 		     tries++) {
-			kill_all(cg->dirs[i]);
+			sb_cgroup_kill_all(cg->dirs[i]);
 			nanosleep(&(struct timespec){.tv_nsec = 1000000}, NULL);
 		}
 		free(cg->dirs[i]);

@@ -102,6 +102,8 @@ json_t *sb_cgroup_describe(const struct sb_cgroup *cg);
  * forget the hierarchies found, to look again. */
 extern const char *sb_cgroup_proc_root, *sb_cgroup_mount_prefix;
 void sb_cgroup_forget(void);
+/* SIGKILL to the processes listed in dir's cgroup.procs (v1 has no cgroup.kill). */
+void sb_cgroup_kill_all(const char *dir);
 
 /* seccomp.c: compile the filter once (session helper); init installs it on itself. */
 int sb_seccomp_compile(const struct sb_spec *spec, struct sock_fprog *ret, struct zb_error **err);
