@@ -468,7 +468,8 @@ static ssize_t read_one(struct zb_fs_job *job, const struct zb_zpath *p, const s
 		else
 			len = char_boundary(w.data, cap);
 	}
-	json_int_t lines_full = (json_int_t)count_newlines(w.data, len);
+	/* Whole lines in the text: only needed to say where a cut text goes on. */
+	json_int_t lines_full = truncated ? (json_int_t)count_newlines(w.data, len) : 0;
 	bool utf8 = zb_utf8_valid_prefix(w.data, len) == len;
 	if (utf8 && ret_text) {
 		*ret_text = w.data;
