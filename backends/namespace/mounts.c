@@ -66,9 +66,17 @@ static int clone_tree(const char *path, unsigned flags)
 	return (int)open_tree(AT_FDCWD, path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | flags);
 }
 
+/* Flags for a detached tree and all its mounts, which also become private.
+ * SECURITY: a tree cloned from a shared mount (on systemd hosts / is rshared) is a peer of
+ * the host's: per-call sandboxes capture their zones in the host's mount namespace, and their
+ * own mounts under a zone (protect: binds and the folders above them) then propagated back
+ * into the host's mount table and into every earlier sandbox, doubling per sandbox until the
+ * table was full, while mounts made on the host under a zone appeared inside running
+ * sandboxes (a read-write mount inside a ro zone). Private before it is attached, a tree
+ * neither sends nor receives mount events. */
 static int set_attr(int tree, uint64_t attr)
 {
-	struct mount_attr a = {.attr_set = attr};
+	struct mount_attr a = {.attr_set = attr, .propagation = MS_PRIVATE};
 	return mount_setattr(tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &a, sizeof(a));
 }
 
