@@ -257,6 +257,32 @@ static void wanted_controllers(const struct sb_spec *spec, const char *have, cha
  * children not yet in a sandbox's cgroup), so all of them may move; the children they fork
  * later start in the leaf. A pid that exits meanwhile (ESRCH) is no loss. 0, or -1 and
  * why not. */
+/* The parent of `pid`, from proc's stat, or -1. */
+static long parent_of(long pid)
+{
+	char path[256];
+	snprintf(path, sizeof(path), "%s/%ld/stat", sb_cgroup_proc_root, pid);
+	_cleanup_free_ char *stat = read_text(path);
+	const char *close_paren = stat ? strrchr(stat, ')') : NULL;
+	long ppid;
+	if (!close_paren || sscanf(close_paren + 1, " %*c %ld", &ppid) != 1)
+		return -1;
+	return ppid;
+}
+
+/* Whether `pid` is this zonebox's: the helper, the server (the helper's parent), or a
+ * descendant of the server. */
+static bool ours(long pid)
+{
+	long server = (long)getppid();
+	for (int depth = 0; pid > 1 && depth < 64; depth++) {
+		if (pid == server || pid == (long)getpid())
+			return true;
+		pid = parent_of(pid);
+	}
+	return false;
+}
+
 static int move_to_leaf(const char *base, char *why, size_t why_len)
 {
 	char path[4300];
@@ -265,6 +291,23 @@ static int move_to_leaf(const char *base, char *why, size_t why_len)
 	/* Unreadable: the write to subtree_control says whether that matters. */
 	if (!pids || !pids[strspn(pids, " \n")])
 		return 0;
+	/* A cgroup we can write to is not always ours alone: a terminal's scope under the
+	 * user's systemd is writable by the user, and holds the shell zonebox was started from.
+	 * Only this zonebox's own processes are moved; with any other there, nothing is. */
+	for (char *p = pids; *p;) {
+		long pid = strtol(p, &p, 10);
+		while (*p == '\n' || *p == ' ')
+			p++;
+		if (pid > 0 && !ours(pid)) {
+			/* (Cut to fit `why` if it must: the start says what and how.) */
+			if (snprintf(why, why_len,
+				     "pid %ld, not zonebox's, is in its cgroup; run zonebox in one "
+				     "of its own (systemd-run --user --scope -p Delegate=yes)",
+				     pid) >= (int)why_len)
+				why[why_len - 1] = '\0';
+			return -1;
+		}
+	}
 	snprintf(path, sizeof(path), "%s/" LEAF, base);
 	if (mkdir(path, 0755) < 0 && errno != EEXIST) {
 		snprintf(why, why_len, "cannot create " LEAF " (%s) in %.80s", strerror(errno),

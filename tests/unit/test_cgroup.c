@@ -373,8 +373,26 @@ static void test_v2_delegated(void **state)
 
 /* A delegated cgroup v2 of its own, as in `systemd-run --user --scope -p Delegate=yes
  * zonebox`, holding `procs`. The caller is to be the unprivileged user (spec.userns). */
+/* Fake proc entries for the pids in `procs`: each a child of our parent (the "server"), as
+ * the processes of a cgroup delegated to zonebox are. */
+static void ours_in_proc(const char *procs)
+{
+	for (const char *p = procs; *p;) {
+		char *end;
+		long pid = strtol(p, &end, 10);
+		p = *end ? end + 1 : end;
+		if (pid <= 0)
+			continue;
+		char rel[64], stat[128];
+		snprintf(rel, sizeof(rel), "proc/%ld/stat", pid);
+		snprintf(stat, sizeof(stat), "%ld (zonebox) S %d 1 1 0", pid, (int)getppid());
+		put(rel, stat);
+	}
+}
+
 static void delegated_run_scope(const char *procs)
 {
+	ours_in_proc(procs);
 	put("proc/self/mountinfo", mountinfo_v2);
 	put("proc/self/cgroup", "0::/user.slice/run-r1.scope\n");
 	put("sys/fs/cgroup/cgroup.controllers", all_controllers);
@@ -909,6 +927,29 @@ static void test_v1_kill_all_only_listed(void **state)
 	waitpid(out, &status, 0);
 }
 
+/* A writable cgroup that also holds a process that is not zonebox's (the user's shell in
+ * a terminal's scope): nothing is moved, no controller enabled, and the reason says how to
+ * give zonebox a cgroup of its own. */
+static void test_v2_delegated_not_ours(void **state)
+{
+	delegated_run_scope("4101\n");
+	put(RUN "/cgroup.procs", "4101\n4999\n");
+	put("proc/4999/stat", "4999 (bash) S 1 1 1 0");
+	put(RUN "/zonebox-leaf/cgroup.procs", "");
+	struct sb_spec spec = limits();
+	spec.userns = true;
+	struct sb_cgroup cg;
+	sb_cgroup_prepare(&spec, "s", &cg);
+	assert_file(RUN "/zonebox-leaf/cgroup.procs", "");
+	assert_file(RUN "/cgroup.subtree_control", "");
+	char *how = NULL;
+	assert_false(described(&cg, "memory", &how));
+	assert_non_null(strstr(how, "pid 4999, not zonebox's"));
+	assert_non_null(strstr(how, "systemd-run"));
+	free(how);
+	sb_cgroup_destroy(&cg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -930,6 +971,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_v2_empty_falls_back_to_v1, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_v1_partial, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_v1_kill_all_only_listed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_v2_delegated_not_ours, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
