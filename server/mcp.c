@@ -239,8 +239,6 @@ static void request_unlink(struct zb_server *srv, struct request *r)
 
 static void maybe_shutdown_done(struct zb_server *srv);
 
-/* The end of every tools/call: the reply (unless cancelled), then the request is released.
- * The reply is `result` or, when `parts` are given, those (already the whole message). */
 /* A result the server serialised itself: the structured part's compact JSON (owned) and
  * the content blocks that follow the text block (owned, may be NULL). */
 struct result_text {

@@ -16,8 +16,9 @@ struct zb_backend;
 /* How the server hands messages to the writer: `msg` is stolen. */
 typedef void (*zb_send_fn)(void *ud, json_t *msg);
 
-/* The same for a message the server serialised itself: one whole line ending in '\n', in
- * pieces (struct zb_part, each stolen) that are written one after the other. */
+/* The same for a message the server serialised itself, in pieces (struct zb_part: each taken,
+ * or borrowed, see rpc.h) written one after the other; a message may be sent in more than
+ * one such call, back to back, its last piece ending in '\n'. */
 struct zb_part;
 typedef void (*zb_send_line_fn)(void *ud, struct zb_part *parts, size_t n);
 

@@ -21,6 +21,9 @@ struct zb_fs_job {
 	json_t *args;
 	void (*run)(struct zb_fs_job *job);
 	atomic_bool cancelled;
+	/* fs.read on the loop thread: a memfd with the file as checked, read instead of the
+	 * path (see read_snapshot in fs.c); -1 otherwise. */
+	int snapshot_fd;
 	/* The outcome, set by run() on the worker thread. */
 	json_t *result;	   /* structuredContent on success */
 	char *result_text; /* or its compact JSON, written by the tool (fs.list) */

@@ -341,7 +341,11 @@ static ssize_t read_one(struct zb_fs_job *job, const struct zb_zpath *p, const s
 	 * leads out), O_NONBLOCK so that a FIFO planted in a zone cannot hang a worker, and
 	 * O_NOCTTY so a terminal device cannot become ours; only regular files are read. */
 	_cleanup_close_ int fd =
-		zb_zones_openat(p->dirfd, p->rel, O_RDONLY | O_NOCTTY | O_NONBLOCK, 0, 0);
+		job->snapshot_fd >= 0
+			? fcntl(job->snapshot_fd, F_DUPFD_CLOEXEC, 0)
+			: zb_zones_openat(p->dirfd, p->rel, O_RDONLY | O_NOCTTY | O_NONBLOCK, 0, 0);
+	if (fd < 0 && job->snapshot_fd >= 0)
+		fd = -errno;
 	if (fd < 0) {
 		zb_fs_fail_errno(job, -fd, p);
 		return -1;
