@@ -77,17 +77,6 @@
 #include "shsplit.h"
 #include "tools/tools.h"
 
-/* Room for element n of an array grown one at a time: doubles at powers of two, so that
- * appending stays linear on hostile input (a 100,000-command string). */
-static void *grow(void *p, size_t n, size_t size)
-{
-	if (n == 0)
-		return zb_xrealloc(p, 4 * size);
-	if (n >= 4 && (n & (n - 1)) == 0)
-		return zb_xrealloc(p, 2 * n * size);
-	return p;
-}
-
 /* shell.c's default PATH of the sandbox. */
 #define SANDBOX_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 /* Bounds that keep judging linear-ish on hostile input; past them, a human decides. */
@@ -289,7 +278,7 @@ static void ruleset_clear(struct ruleset *rs)
 
 static struct crule *ruleset_add(struct ruleset *rs, enum zb_decision d, char *where)
 {
-	rs->r = grow(rs->r, rs->n, sizeof(*rs->r));
+	rs->r = zb_grow(rs->r, rs->n, sizeof(*rs->r));
 	struct crule *r = &rs->r[rs->n++];
 	*r = (struct crule){.decision = d, .where = where};
 	return r;
@@ -565,7 +554,7 @@ struct judgment {
 
 static const char *pool(struct judgment *j, char *s)
 {
-	j->pool = grow(j->pool, j->n_pool, sizeof(*j->pool));
+	j->pool = zb_grow(j->pool, j->n_pool, sizeof(*j->pool));
 	j->pool[j->n_pool++] = s;
 	return s;
 }
@@ -617,7 +606,7 @@ static char *cap_label(char *label)
 
 static struct item *add_item(struct judgment *j, enum item_kind kind, char *label)
 {
-	j->items = grow(j->items, j->n_items, sizeof(*j->items));
+	j->items = zb_grow(j->items, j->n_items, sizeof(*j->items));
 	struct item *it = &j->items[j->n_items++];
 	*it = (struct item){.kind = kind, .label = cap_label(label)};
 	return it;
@@ -1113,14 +1102,20 @@ static long wrap_command(const struct arg *a, size_t n)
 	return i < n ? (long)i : 0;
 }
 
+/* stdbuf and setsid need a command: without one they are not understood either. */
+static long command_required(const struct arg *a, size_t n, const struct opt_spec *spec)
+{
+	long i = scan_options(a, n, spec);
+	return i >= 0 && (size_t)i < n ? i : -1;
+}
+
 static long wrap_stdbuf(const struct arg *a, size_t n)
 {
 	const struct opt_spec spec = {
 		.valued = "ioe",
 		.long_valued = (const char *const[]){"--input", "--output", "--error", NULL},
 	};
-	long i = scan_options(a, n, &spec);
-	return i >= 0 && (size_t)i < n ? i : -1;
+	return command_required(a, n, &spec);
 }
 
 static long wrap_setsid(const struct arg *a, size_t n)
@@ -1129,8 +1124,7 @@ static long wrap_setsid(const struct arg *a, size_t n)
 		.flags = "cfw",
 		.long_flags = (const char *const[]){"--ctty", "--fork", "--wait", NULL},
 	};
-	long i = scan_options(a, n, &spec);
-	return i >= 0 && (size_t)i < n ? i : -1;
+	return command_required(a, n, &spec);
 }
 
 /* xargs [options] [command [initial-arguments]]: the command gets more arguments from its
@@ -1218,7 +1212,7 @@ static char *join_raw(const struct arg *a, size_t n)
 static struct unit *new_unit(struct judgment *j)
 {
 	struct unit *u = zb_xcalloc(1, sizeof(*u));
-	j->units = grow(j->units, j->n_units, sizeof(*j->units));
+	j->units = zb_grow(j->units, j->n_units, sizeof(*j->units));
 	j->units[j->n_units++] = u;
 	return u;
 }
@@ -1520,7 +1514,7 @@ static void add_problem(struct judgment *j, const struct jenv *e, const char *te
 static void add_script_units(struct judgment *j, const struct jenv *e, const char *text, size_t len,
 			     const struct arg *pre, size_t n_pre, bool deny_only, int depth)
 {
-	j->scripts = grow(j->scripts, j->n_scripts, sizeof(*j->scripts));
+	j->scripts = zb_grow(j->scripts, j->n_scripts, sizeof(*j->scripts));
 	struct zb_sh_script *sc = &j->scripts[j->n_scripts++];
 	zb_sh_split(text, len, sc);
 	/* The script may move when j->scripts grows: work on a copy of the struct (the
@@ -2398,7 +2392,7 @@ static int learn(struct zb_approval *a, const struct judgment *j, char **ret_lea
 		r->p = zb_xcalloc(1, sizeof(*r->p));
 		r->p[0] = p;
 		r->n = 1;
-		a->learned = grow(a->learned, a->n_learned, sizeof(*a->learned));
+		a->learned = zb_grow(a->learned, a->n_learned, sizeof(*a->learned));
 		a->learned[a->n_learned++] = zb_xstrdup(pat);
 		fprintf(f, "%s\"%s\"", n > 0 ? ", " : "", pat);
 		n++;

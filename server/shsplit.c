@@ -17,17 +17,6 @@
 
 #include "util.h"
 
-/* Room for element n of an array grown one at a time: doubles at powers of two, so that
- * appending stays linear on hostile input (a 100,000-command string). */
-static void *grow(void *p, size_t n, size_t size)
-{
-	if (n == 0)
-		return zb_xrealloc(p, 4 * size);
-	if (n >= 4 && (n & (n - 1)) == 0)
-		return zb_xrealloc(p, 2 * n * size);
-	return p;
-}
-
 enum tok_kind { T_WORD, T_IONUM, T_OP, T_NEWLINE, T_END };
 
 enum op {
@@ -118,7 +107,7 @@ static void problem(struct scan *sc, size_t offset, const char *fmt, ...)
 	va_start(ap, fmt);
 	what = zb_xvasprintf(fmt, ap);
 	va_end(ap);
-	s->problems = grow(s->problems, s->n_problems, sizeof(*s->problems));
+	s->problems = zb_grow(s->problems, s->n_problems, sizeof(*s->problems));
 	s->problems[s->n_problems++] = (struct zb_sh_problem){.what = what, .offset = offset};
 }
 
@@ -826,7 +815,7 @@ static struct zb_sh_command *cmd_at(struct scan *sc, size_t i)
 static bool parse_simple(struct scan *sc)
 {
 	struct zb_sh_script *s = sc->sc;
-	s->cmds = grow(s->cmds, s->n_cmds, sizeof(*s->cmds));
+	s->cmds = zb_grow(s->cmds, s->n_cmds, sizeof(*s->cmds));
 	size_t ci = s->n_cmds++;
 	*cmd_at(sc, ci) = (struct zb_sh_command){.sep = ""};
 	struct tok t;
@@ -865,10 +854,10 @@ static bool parse_simple(struct scan *sc)
 			}
 			c->end = t.end;
 			if (c->n_words == 0 && zb_sh_is_assignment(t.word.raw)) {
-				c->assigns = grow(c->assigns, c->n_assigns, sizeof(*c->assigns));
+				c->assigns = zb_grow(c->assigns, c->n_assigns, sizeof(*c->assigns));
 				c->assigns[c->n_assigns++] = t.word;
 			} else {
-				c->words = grow(c->words, c->n_words, sizeof(*c->words));
+				c->words = zb_grow(c->words, c->n_words, sizeof(*c->words));
 				c->words[c->n_words++] = t.word;
 			}
 			continue;
@@ -927,11 +916,11 @@ static bool parse_simple(struct scan *sc)
 				r.kind = ZB_SH_HEREDOC;
 				break;
 			}
-			c->redirs = grow(c->redirs, c->n_redirs, sizeof(*c->redirs));
+			c->redirs = zb_grow(c->redirs, c->n_redirs, sizeof(*c->redirs));
 			c->redirs[c->n_redirs++] = r;
 			if (r.kind == ZB_SH_HEREDOC) {
-				sc->heredocs =
-					grow(sc->heredocs, sc->n_heredocs, sizeof(*sc->heredocs));
+				sc->heredocs = zb_grow(sc->heredocs, sc->n_heredocs,
+						       sizeof(*sc->heredocs));
 				sc->heredocs[sc->n_heredocs++] = (struct pending_heredoc){
 					.cmd = ci,
 					.redir = c->n_redirs - 1,

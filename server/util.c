@@ -40,6 +40,15 @@ void *zb_xrealloc(void *p, size_t n)
 	return q;
 }
 
+void *zb_grow(void *p, size_t n, size_t size)
+{
+	if (n == 0)
+		return zb_xrealloc(p, 4 * size);
+	if (n >= 4 && (n & (n - 1)) == 0)
+		return zb_xrealloc(p, 2 * n * size);
+	return p;
+}
+
 char *zb_xstrdup(const char *s)
 {
 	return zb_xstrndup(s, strlen(s));

@@ -18,6 +18,9 @@
 void *zb_xmalloc(size_t n);
 void *zb_xcalloc(size_t n, size_t size);
 void *zb_xrealloc(void *p, size_t n);
+/* Room for element n of an array grown one at a time: doubles at powers of two, so that
+ * appending stays linear on hostile input (a 100,000-command string). */
+void *zb_grow(void *p, size_t n, size_t size);
 char *zb_xstrdup(const char *s);
 char *zb_xstrndup(const char *s, size_t n);
 char *zb_xasprintf(const char *fmt, ...) ZB_PRINTF(1, 2);

@@ -65,17 +65,14 @@ static int read_names(int fd, struct names *ret)
 		close(dfd);
 		return -e;
 	}
-	size_t n = 0, cap = 64, used = 0, acap = 4096;
-	struct name *v = zb_xmalloc(cap * sizeof(*v));
-	char *arena = zb_xmalloc(acap);
+	size_t n = 0;
+	struct name *v = NULL;
+	struct zb_jbuf arena = {0};
 	struct dirent *de;
 	while ((de = readdir(d))) {
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 			continue;
-		if (n == cap) {
-			cap *= 2;
-			v = zb_xrealloc(v, cap * sizeof(*v));
-		}
+		v = zb_grow(v, n, sizeof(*v));
 		unsigned char type = de->d_type;
 		if (type == DT_UNKNOWN) {
 			/* Some file systems leave the type out of their listing. */
@@ -84,21 +81,16 @@ static int read_names(int fd, struct names *ret)
 				type = IFTODT(st.st_mode);
 		}
 		size_t len = strlen(de->d_name);
-		if (used + len + 1 > acap) {
-			while (used + len + 1 > acap)
-				acap *= 2;
-			arena = zb_xrealloc(arena, acap);
-		}
-		memcpy(arena + used, de->d_name, len + 1);
 		/* An offset until the arena has stopped moving. */
-		v[n++] = (struct name){(char *)(uintptr_t)used, len, type == DT_DIR, type};
-		used += len + 1;
+		v[n++] = (struct name){(char *)(uintptr_t)arena.len, len, type == DT_DIR, type};
+		zb_jbuf_add(&arena, de->d_name, len + 1);
 	}
 	closedir(d);
 	for (size_t i = 0; i < n; i++)
-		v[i].s = arena + (uintptr_t)v[i].s;
-	qsort(v, n, sizeof(*v), name_cmp);
-	*ret = (struct names){v, n, arena};
+		v[i].s = arena.s + (uintptr_t)v[i].s;
+	if (n > 1)
+		qsort(v, n, sizeof(*v), name_cmp);
+	*ret = (struct names){v, n, arena.s};
 	return 0;
 }
 
@@ -182,9 +174,9 @@ void zb_fs_list_run(struct zb_fs_job *job)
 	_cleanup_close_ int root = -1;
 	struct zb_jbuf ents = {0}, rels = {0}, scratch = {0};
 	struct pending *queue = NULL;
-	size_t q_head = 0, q_len = 0, q_cap = 0;
+	size_t q_head = 0, q_len = 0;
 	struct listed *out = NULL;
-	size_t n_out = 0, out_cap = 0;
+	size_t n_out = 0;
 	bool truncated = false;
 
 	if (max_depth == 0) {
@@ -222,8 +214,7 @@ void zb_fs_list_run(struct zb_fs_job *job)
 			zb_fs_fail_errno(job, -root, &p);
 		goto out;
 	}
-	q_cap = 16;
-	queue = zb_xmalloc(q_cap * sizeof(*queue));
+	queue = zb_grow(queue, q_len, sizeof(*queue));
 	queue[q_len++] = (struct pending){zb_xstrdup(""), 1};
 	/* Breadth first, so that a listing cut at the cap keeps the levels nearest to path. */
 	while (q_head < q_len && !truncated) {
@@ -263,10 +254,7 @@ void zb_fs_list_run(struct zb_fs_job *job)
 					truncated = true;
 					break;
 				}
-				if (n_out == out_cap) {
-					out_cap = out_cap ? out_cap * 2 : 256;
-					out = zb_xrealloc(out, out_cap * sizeof(*out));
-				}
+				out = zb_grow(out, n_out, sizeof(*out));
 				/* No allocation per entry: the relative path goes into one block,
 				 * the sandbox path into a buffer used again for the next. */
 				size_t rel = rels.len;
@@ -282,10 +270,7 @@ void zb_fs_list_run(struct zb_fs_job *job)
 				out[n_out++] = (struct listed){rel, off, ents.len - off};
 			}
 			if (is_dir && cur.depth < max_depth) {
-				if (q_len == q_cap) {
-					q_cap *= 2;
-					queue = zb_xrealloc(queue, q_cap * sizeof(*queue));
-				}
+				queue = zb_grow(queue, q_len, sizeof(*queue));
 				queue[q_len++] = (struct pending){join(cur.rel, nm), cur.depth + 1};
 			}
 		}
@@ -293,7 +278,8 @@ void zb_fs_list_run(struct zb_fs_job *job)
 		close(fd);
 		free(cur.rel);
 	}
-	qsort_r(out, n_out, sizeof(*out), listed_cmp, rels.s);
+	if (n_out > 1)
+		qsort_r(out, n_out, sizeof(*out), listed_cmp, rels.s);
 	/* The result, written as its JSON: {"path":..,"entries":[..],"truncated":..}. */
 	struct zb_jbuf b = {0};
 	zb_jbuf_add(&b, "{\"path\":", 8);
